@@ -1,0 +1,55 @@
+"""Indexed pooling (IP) and indexed upsampling (IU): the two halves of an index function.
+
+Notation (SPEC §1): ``x`` is B×C×H×W, ``s`` the stride, and an index map ``I`` is holistic
+(B×1×H×W, shared by all channels) or depthwise (B×C×H×W).
+
+* ``IP(x)[e] = Σ_{p ∈ window e} I(p) · x(p)`` — pooling is a weighted sum inside each s×s window.
+* ``IU(y) = I ⊙ NN↑(y)`` — upsampling gates a nearest-neighbour copy of ``y`` pixel by pixel.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import reduce
+
+from ._checks import check_divisible, check_index_shape, check_positive_int, check_tensor
+
+
+def indexed_pool(x: torch.Tensor, index: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    """Indexed pooling: sum of ``index · x`` over each stride×stride window.
+
+    Args:
+        x: B×C×H×W feature, H and W divisible by ``stride``.
+        index: B×1×H×W (holistic) or B×C×H×W (depthwise) weights.
+        stride: window size and step.
+
+    Returns:
+        B×C×(H/s)×(W/s). With ``index`` one-hot at each window's argmax this is max pooling;
+        with ``index ≡ 1/s²`` it is average pooling.
+    """
+    check_tensor(x, "x", ndim=4)
+    check_tensor(index, "index", ndim=4)
+    stride = check_positive_int(stride, "stride")
+    check_divisible(x, stride)
+    check_index_shape(index, x, x.shape[2], x.shape[3])
+    # A plain windowed sum (not s²·avg_pool) keeps one-hot indices exact for every stride.
+    return reduce(index * x, "b c (h s1) (w s2) -> b c h w", "sum", s1=stride, s2=stride)
+
+
+def indexed_upsample(y: torch.Tensor, index: torch.Tensor, stride: int = 2) -> torch.Tensor:
+    """Indexed upsampling: ``index ⊙ nearest_upsample(y, stride)``.
+
+    Args:
+        y: B×C×h×w low-resolution feature.
+        index: B×1×(s·h)×(s·w) (holistic) or B×C×(s·h)×(s·w) (depthwise) gate.
+        stride: upsampling factor s.
+
+    Returns:
+        B×C×(s·h)×(s·w). ``index ≡ 1`` gives nearest-neighbour upsampling; the one-hot argmax
+        index of a max-pooling stage gives max-unpooling.
+    """
+    check_tensor(y, "y", ndim=4)
+    check_tensor(index, "index", ndim=4)
+    stride = check_positive_int(stride, "stride")
+    check_index_shape(index, y, stride * y.shape[2], stride * y.shape[3])
+    return index * F.interpolate(y, scale_factor=stride, mode="nearest")

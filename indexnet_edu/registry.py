@@ -1,0 +1,149 @@
+"""Every upsampler the suite compares, built by name, so a comparison is a loop over names.
+
+>>> from indexnet_edu import available_upsamplers, create_upsampler
+>>> pair = create_upsampler("din_m2o_nl_ctx", channels=32)
+>>> pooled, state = pair.down(x); restored = pair.up(pooled, state)
+
+Index-network names: ``hin``, ``din_o2o``, ``din_m2o`` with optional suffixes ``_nl``
+(nonlinear) and ``_ctx`` (context), plus the shared O2O families ``din_o2o_modelwise``
+(one index function for every channel of every stage — build a whole model's stages with
+:func:`create_upsamplers` to share it) and ``din_o2o_stagewise_shared`` (one per stage).
+Plain ``din_o2o`` is the stagewise-unshared family.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from torch import nn
+
+from ._checks import check_positive_int
+from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock
+from .resamplers import (DeconvResampler, IndexResampler, InterpolationResampler, MaxUnpoolResampler,
+                         PixelShuffleResampler, Resampler, carafe_resampler, dysample_resampler)
+
+
+@dataclass(frozen=True)
+class UpsamplerSpec:
+    """A registry entry.
+
+    ``kernel_source`` says where the upsampling weights come from: "fixed" (no content),
+    "decoder" (predicted from the low-resolution feature being upsampled), "encoder"
+    (predicted from the high-resolution encoder feature) or "learned" (content-independent
+    learned weights).
+    """
+
+    name: str
+    build: Callable[..., Resampler]
+    description: str
+    kernel_source: str
+    make_shared: Callable[[int], nn.Module] | None = None
+
+
+_REGISTRY: dict[str, UpsamplerSpec] = {}
+
+
+def register_upsampler(name: str, build: Callable[..., Resampler], description: str, kernel_source: str,
+                       make_shared: Callable[[int], nn.Module] | None = None) -> None:
+    """Add an upsampler; ``build(channels, stride, shared=None, **kwargs)`` returns a Resampler."""
+    if name in _REGISTRY:
+        raise ValueError(f"upsampler {name!r} is already registered")
+    _REGISTRY[name] = UpsamplerSpec(name, build, description, kernel_source, make_shared)
+
+
+def available_upsamplers() -> list[str]:
+    """All registered names, in registration order."""
+    return list(_REGISTRY)
+
+
+def upsampler_spec(name: str) -> UpsamplerSpec:
+    """The registry entry for ``name``; unknown names list the known ones."""
+    if not isinstance(name, str):
+        raise TypeError(f"upsampler name must be a str, got {type(name).__name__}")
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown upsampler {name!r}; expected one of {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def create_upsampler(name: str, channels: int, stride: int = 2, **kwargs) -> Resampler:
+    """Build one stage's resampler (``down``/``up`` pair) for ``channels`` channels."""
+    spec = upsampler_spec(name)
+    channels = check_positive_int(channels, "channels")
+    stride = check_positive_int(stride, "stride")
+    shared = spec.make_shared(stride) if spec.make_shared else None
+    return spec.build(channels, stride, shared=shared, **kwargs)
+
+
+def create_upsamplers(name: str, channels: Sequence[int], stride: int = 2, **kwargs) -> nn.ModuleList:
+    """Build the resamplers of every stage of a model; modelwise families share one index function."""
+    spec = upsampler_spec(name)
+    if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
+        raise TypeError(f"channels must be a non-empty sequence of ints (one per stage), got {channels!r}")
+    stride = check_positive_int(stride, "stride")
+    shared = spec.make_shared(stride) if spec.make_shared and spec.name.endswith("modelwise") else None
+    stages = []
+    for width in channels:
+        width = check_positive_int(width, "channels[i]")
+        stage_shared = shared
+        if spec.make_shared and stage_shared is None:
+            stage_shared = spec.make_shared(stride)
+        stages.append(spec.build(width, stride, shared=stage_shared, **kwargs))
+    return nn.ModuleList(stages)
+
+
+def _plain(cls, **fixed):
+    def build(channels, stride, shared=None, **kwargs):
+        return cls(channels, stride, **fixed, **kwargs)
+    return build
+
+
+register_upsampler("nearest", _plain(InterpolationResampler, mode="nearest"),
+                   "nearest-neighbour copy (IU with I ≡ 1)", "fixed")
+register_upsampler("bilinear", _plain(InterpolationResampler, mode="bilinear"),
+                   "bilinear interpolation (fixed 3×3 reassembly)", "fixed")
+register_upsampler("deconv", _plain(DeconvResampler),
+                   "transposed convolution, kernel 2s", "learned")
+register_upsampler("pixel_shuffle", _plain(PixelShuffleResampler),
+                   "3×3 conv to C·s² then pixel shuffle (one-hot channel index)", "learned")
+register_upsampler("max_unpool", _plain(MaxUnpoolResampler),
+                   "max pooling / max unpooling (one-hot argmax index)", "encoder")
+register_upsampler("carafe", _plain(carafe_resampler),
+                   "CARAFE: softmax 5×5 kernels predicted from the decoder feature", "decoder")
+register_upsampler("dysample", _plain(dysample_resampler),
+                   "DySample: learned point sampling with grid_sample", "decoder")
+
+
+def _index_build(kind: str, mode: str | None, nonlinear: bool, context: bool):
+    def build(channels, stride, shared=None, **kwargs):
+        if kind == "hin":
+            block = HolisticIndexBlock(channels, stride, nonlinear, context, **kwargs)
+        else:
+            block = DepthwiseIndexBlock(channels, stride, mode, nonlinear, context, **kwargs)
+        return IndexResampler(channels, stride, block)
+    return build
+
+
+_VARIANTS = {"": (False, False), "_nl": (True, False), "_ctx": (False, True), "_nl_ctx": (True, True)}
+_FAMILIES = {"hin": ("hin", None, "holistic index network (one index map for all channels)"),
+             "din_o2o": ("din", "o2o", "depthwise one-to-one index network (stagewise-unshared)"),
+             "din_m2o": ("din", "m2o", "depthwise many-to-one index network")}
+
+for _family, (_kind, _mode, _text) in _FAMILIES.items():
+    for _suffix, (_nl, _ctx) in _VARIANTS.items():
+        _extra = ", ".join(word for word, on in (("nonlinear", _nl), ("context", _ctx)) if on)
+        register_upsampler(_family + _suffix, _index_build(_kind, _mode, _nl, _ctx),
+                           _text + (f", {_extra}" if _extra else ""), "encoder")
+
+
+def _shared_build(channels, stride, shared=None, **kwargs):
+    if shared is None:
+        shared = SharedDepthwiseIndexBlock(stride)
+    return IndexResampler(channels, stride, shared)
+
+
+register_upsampler("din_o2o_stagewise_shared", _shared_build,
+                   "O2O index function shared by the channels of one stage", "encoder",
+                   make_shared=lambda stride: SharedDepthwiseIndexBlock(stride))
+register_upsampler("din_o2o_modelwise", _shared_build,
+                   "O2O index function shared by every channel of every stage", "encoder",
+                   make_shared=lambda stride: SharedDepthwiseIndexBlock(stride))
