@@ -27,7 +27,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 test-fast: setup
-	$(BIN)/python -m pytest tests -p no:nbval
+	$(BIN)/python -m pytest tests
 
 clean:
 	rm -rf $(VENV) build *.egg-info
