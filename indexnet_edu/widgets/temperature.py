@@ -29,7 +29,7 @@ class TemperatureCurve:
     average_error: float
 
 
-def temperature_grid(points: int = 33, low: float = TEMPERATURE_RANGE[0], high: float = TEMPERATURE_RANGE[1]) -> np.ndarray:
+def temperature_grid(points: int = 25, low: float = TEMPERATURE_RANGE[0], high: float = TEMPERATURE_RANGE[1]) -> np.ndarray:
     """``points`` temperatures spaced evenly in log10 between ``low`` and ``high``."""
     points = check_positive_int(points, "points")
     if not 0 < low < high:
@@ -38,7 +38,7 @@ def temperature_grid(points: int = 33, low: float = TEMPERATURE_RANGE[0], high: 
 
 
 def softmax_reconstruction_errors(image: torch.Tensor, stride: int, temperatures: np.ndarray,
-                                  chunk: int = 8) -> np.ndarray:
+                                  chunk: int = 5) -> np.ndarray:
     """Mean |unpooled − image| of softmax pooling at many temperatures at once.
 
     Per window, with m = max(x): the index is softmax(x/T), the pooled value
@@ -46,14 +46,15 @@ def softmax_reconstruction_errors(image: torch.Tensor, stride: int, temperatures
     so the reconstruction is exp((x − m)/T)·v. Same numbers as :func:`explore_pooling`,
     ``chunk`` temperatures per batched step.
     """
-    windows = rearrange(image, "b c (h s1) (w s2) -> (b c h w) (s1 s2)", s1=stride, s2=stride)
-    shifted = windows - windows.amax(dim=1, keepdim=True)  # ≤ 0, 0 at the maximum
+    # Sub-positions lead (s²×N) so the per-window sums are s² contiguous vector adds.
+    windows = rearrange(image, "b c (h s1) (w s2) -> (s1 s2) (b c h w)", s1=stride, s2=stride).contiguous()
+    shifted = windows - windows.amax(dim=0, keepdim=True)  # ≤ 0, 0 at the maximum
     errors = []
     for start in range(0, len(temperatures), chunk):
         inverse = torch.as_tensor(1.0 / temperatures[start:start + chunk], dtype=image.dtype).view(-1, 1, 1)
-        gate = torch.exp(shifted * inverse)  # T×N×s²
-        pooled = (gate * windows).sum(-1, keepdim=True) / gate.sum(-1, keepdim=True)
-        errors.append((gate * pooled - windows).abs().mean(dim=(1, 2)))
+        gate = torch.exp(shifted * inverse)  # T×s²×N
+        pooled = (gate * windows).sum(1, keepdim=True) / gate.sum(1, keepdim=True)
+        errors.append(gate.mul_(pooled).sub_(windows).abs_().mean(dim=(1, 2)))
     return torch.cat(errors).double().numpy()
 
 
