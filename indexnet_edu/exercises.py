@@ -84,6 +84,29 @@ def _random(shape, seed: int) -> torch.Tensor:
 _POOL_CASES = [((1, 1, 4, 4), 2), ((2, 3, 6, 8), 2), ((1, 2, 8, 12), 4), ((3, 1, 9, 6), 3)]
 
 
+# --- Lesson 00: start here -------------------------------------------------------------------
+
+
+def check_average_index(your_average_index: Callable) -> bool:
+    """Exercise 00-1: ``your_average_index(x, stride)`` returns a holistic index (B×1×H×W) for
+    which ``indexed_pool(x, index, stride)`` equals ``F.avg_pool2d(x, stride)``."""
+    hint = ("average pooling gives every pixel of an s×s window the same weight, and the weights of a "
+            "window sum to 1. One map (1 channel) serves all channels.")
+
+    def cases():
+        for number, (shape, stride) in enumerate(_POOL_CASES):
+            x = _random(shape, seed=50 + number)
+            case = f"x of shape {shape}, stride {stride}"
+            index = _call(your_average_index, x, stride, case=case)
+            if isinstance(index, torch.Tensor) and index.shape != (shape[0], 1, shape[2], shape[3]):
+                raise AssertionError(f"{case}: expected a holistic index of shape "
+                                     f"{(shape[0], 1, shape[2], shape[3])}, got {tuple(index.shape)}. Hint: {hint}")
+            _compare_tensors(index, torch.full((shape[0], 1, shape[2], shape[3]), 1.0 / stride**2, dtype=x.dtype),
+                             case + " (the index)", hint)
+
+    return _run_check("check_average_index", cases)
+
+
 # --- Lesson 01: upsampling is indexing -------------------------------------------------------
 
 
@@ -237,6 +260,7 @@ def check_encoder_index_bounds(your_bounds: Callable) -> bool:
 
 
 EXERCISES = {
+    "00_start_here": ["check_average_index"],
     "01_upsampling_is_indexing": ["check_min_pool_index", "check_nearest_as_reassembly", "check_softmax_pool",
                                   "check_max_unpool"],
     "03_index_networks": ["check_index_block_parameter_count", "check_index_normalisation",

@@ -13,6 +13,10 @@ from indexnet_edu.index_blocks import normalise_index
 
 # --- correct answers (kept here, never printed in a lesson) -----------------------------------
 
+def average_index(x, stride):
+    return torch.full_like(x[:, :1], 1.0 / stride**2)
+
+
 def min_index(x, stride):
     return max_index(-x, stride)
 
@@ -44,6 +48,10 @@ def bounds(stride):
 
 
 # --- wrong answers: each a plausible learner mistake ------------------------------------------
+
+def depthwise_average_index(x, stride):
+    return torch.full_like(x, 1.0 / stride**2)
+
 
 def max_instead_of_min(x, stride):
     return max_index(x, stride)
@@ -82,6 +90,7 @@ def stub(*args):
 
 
 CASES = [
+    (exercises.check_average_index, average_index, depthwise_average_index, "holistic"),
     (exercises.check_min_pool_index, min_index, max_instead_of_min, "index"),
     (exercises.check_nearest_as_reassembly, nearest_kernels, kernels_with_corner_weight, "reassemble"),
     (exercises.check_softmax_pool, softmax_pool, softmax_pool_ignoring_temperature, "temperature"),
