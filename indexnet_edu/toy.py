@@ -17,7 +17,7 @@ True
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from numbers import Integral
 
 import torch
@@ -47,9 +47,9 @@ class ToyTrainingResult:
     """
 
     block: nn.Module
-    losses: list[float] = field(default_factory=list)
-    image: torch.Tensor | None = None
-    stride: int = 2
+    losses: list[float]
+    image: torch.Tensor
+    stride: int
 
     def indices(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The learned ``(encoder_index, decoder_index)`` on the training image (no gradients)."""
@@ -92,7 +92,7 @@ def _toy_image(image, stride: int) -> torch.Tensor:
         image = load_image(image, size=DEFAULT_SIZE)
     check_tensor(image, "image", ndim=4)
     check_divisible(image, stride, "image")
-    return image.detach().to(torch.float32)
+    return image.detach().to("cpu", torch.float32)
 
 
 def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int = 200, lr: float = 0.05,
@@ -107,7 +107,8 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
     Args:
         kind: "hin" (holistic), "o2o" or "m2o" (depthwise).
         image: None (a 1×3×64×64 crop of the bundled "camera"), the name of a bundled image
-            (resized to 64×64), or a B×C×H×W float tensor with H, W divisible by ``stride``.
+            (resized to 64×64), or a B×C×H×W float tensor with H, W divisible by ``stride``
+            (copied to the CPU as float32; the block gets C input channels).
         stride: 2 or 4.
         steps: optimisation steps (>= 1).
         lr: Adam learning rate (> 0).
