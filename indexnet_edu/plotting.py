@@ -44,7 +44,7 @@ def show_row(pictures: Sequence, titles: Sequence[str] | None = None, colorbar=F
     Args:
         pictures: tensors or arrays accepted by :func:`to_numpy_image`.
         titles: one per picture (or None).
-        colorbar: a bool for all panels or one bool per panel.
+        colorbar: a bool for all panels or one bool per panel (drawn for single-channel panels only).
         cmap: colour map for single-channel panels ("gray" for images, e.g. "viridis" for indices).
         size: panel width in inches.
         vmin, vmax: shared colour limits for single-channel panels (None: each panel its own).

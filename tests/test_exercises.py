@@ -141,3 +141,12 @@ def test_check_refuses_a_called_function_instead_of_the_function():
 def test_every_listed_check_exists():
     names = [name for checks in exercises.EXERCISES.values() for name in checks]
     assert names and all(callable(getattr(exercises, name)) for name in names)
+
+
+@pytest.mark.parametrize("lesson", sorted(exercises.EXERCISES))
+def test_each_lesson_notebook_calls_the_checks_listed_for_it(lesson):
+    from pathlib import Path
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / f"{lesson}.ipynb"
+    text = notebook.read_text(encoding="utf-8")
+    missing = [name for name in exercises.EXERCISES[lesson] if f"exercises.{name}(" not in text]
+    assert not missing, f"{notebook.name} does not call {missing}"
