@@ -16,7 +16,10 @@ from .pooling import POOLING_INDICES, STRIDES
 from .temperature import TEMPERATURE_RANGE
 from .upsampling import UPSAMPLERS
 
-PANEL_WIDTH = "220px"
+PANEL_WIDTH = "250px"
+PLOT_WIDTH = "860px"  # the continuum figure's pixel width (8.6 in at 100 dpi)
+LABELS = {"description_width": "80px"}
+BUTTONS = {"description_width": "initial", "button_width": "76px"}
 
 
 def _panel(title: str, width: str = PANEL_WIDTH):
@@ -79,16 +82,16 @@ class PoolingApp(_App):
         super().__init__(explorer or PoolingExplorer(**explorer_kwargs))
         e, size = self.explorer, self.explorer.size
         self.controls = {
-            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image"),
-            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride"),
-            "index": widgets.ToggleButtons(options=POOLING_INDICES, value=e.index, description="index"),
+            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image", style=LABELS),
+            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride", style=BUTTONS),
+            "index": widgets.ToggleButtons(options=POOLING_INDICES, value=e.index, description="index", style=BUTTONS),
             "temperature": widgets.FloatLogSlider(value=e.temperature, base=10, min=np.log10(TEMPERATURE_RANGE[0]),
                                                   max=np.log10(TEMPERATURE_RANGE[1]), step=0.05,
-                                                  description="softmax T", readout_format=".2g"),
-            "seed": widgets.IntSlider(value=e.seed, min=0, max=9, description="random seed"),
-            "zoom": widgets.SelectionSlider(options=ZOOMS, value=e.zoom, description="zoom (px)"),
-            "row": widgets.IntSlider(value=e.row, min=0, max=size - 1, description="centre row"),
-            "col": widgets.IntSlider(value=e.col, min=0, max=size - 1, description="centre col"),
+                                                  description="softmax T", readout_format=".2g", style=LABELS),
+            "seed": widgets.IntSlider(value=e.seed, min=0, max=9, description="seed", style=LABELS),
+            "zoom": widgets.SelectionSlider(options=ZOOMS, value=e.zoom, description="zoom (px)", style=LABELS),
+            "row": widgets.IntSlider(value=e.row, min=0, max=size - 1, description="centre row", style=LABELS),
+            "col": widgets.IntSlider(value=e.col, min=0, max=size - 1, description="centre col", style=LABELS),
         }
         self.paint_buttons: list[widgets.ToggleButton] = []
         self.paint_grid = widgets.GridBox()
@@ -100,14 +103,11 @@ class PoolingApp(_App):
             boxes.append(box)
         self.controls["stride"].observe(self._on_stride, names="value")
         self._observe()
-        painter = widgets.VBox([widgets.HTML("painted tile (index=painted)"), self.paint_grid])
-        self.widget = widgets.VBox([
-            widgets.HBox([self.controls["image"], self.controls["stride"]]),
-            self.controls["index"],
-            widgets.HBox([widgets.VBox([self.controls[n] for n in ("temperature", "seed", "zoom", "row", "col")]),
-                          painter]),
-            widgets.HBox(boxes), self.status,
-        ])
+        painter = widgets.VBox([widgets.HTML("painted tile<br>(index=painted)"), self.paint_grid])
+        choices = widgets.VBox([self.controls["image"], self.controls["stride"], self.controls["index"]],
+                               layout=widgets.Layout(width="560px"))
+        sliders = widgets.VBox([self.controls[n] for n in ("temperature", "seed", "zoom", "row", "col")])
+        self.widget = widgets.VBox([widgets.HBox([choices, sliders, painter]), widgets.HBox(boxes), self.status])
         self.redraw()
 
     def _build_paint_grid(self, stride: int, tile: np.ndarray) -> None:
@@ -145,11 +145,11 @@ class UpsamplingApp(_App):
         super().__init__(explorer or UpsamplingExplorer(**explorer_kwargs))
         e, size = self.explorer, self.explorer.size
         self.controls = {
-            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image"),
-            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride"),
-            "zoom": widgets.SelectionSlider(options=ZOOMS, value=e.zoom, description="zoom (px)"),
-            "row": widgets.IntSlider(value=e.row, min=0, max=size - 1, description="pixel row"),
-            "col": widgets.IntSlider(value=e.col, min=0, max=size - 1, description="pixel col"),
+            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image", style=LABELS),
+            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride", style=BUTTONS),
+            "zoom": widgets.SelectionSlider(options=ZOOMS, value=e.zoom, description="zoom (px)", style=LABELS),
+            "row": widgets.IntSlider(value=e.row, min=0, max=size - 1, description="pixel row", style=LABELS),
+            "col": widgets.IntSlider(value=e.col, min=0, max=size - 1, description="pixel col", style=LABELS),
         }
         width = "150px"
         self.images, self.tables, columns = {}, {}, []
@@ -191,13 +191,13 @@ class TemperatureApp(_App):
         super().__init__(explorer or TemperatureExplorer(**explorer_kwargs))
         e = self.explorer
         self.controls = {
-            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image"),
-            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride"),
+            "image": widgets.Dropdown(options=IMAGES, value=e.image, description="image", style=LABELS),
+            "stride": widgets.ToggleButtons(options=STRIDES, value=e.stride, description="stride", style=BUTTONS),
             "temperature": widgets.FloatLogSlider(value=e.temperature, base=10, min=np.log10(TEMPERATURE_RANGE[0]),
                                                   max=np.log10(TEMPERATURE_RANGE[1]), step=0.05,
-                                                  description="softmax T", readout_format=".2g"),
+                                                  description="softmax T", readout_format=".2g", style=LABELS),
         }
-        self.plot = widgets.Image(format="png")
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(width=PLOT_WIDTH))  # 1:1, not stretched
         self._observe()
         self.widget = widgets.VBox([widgets.HBox([self.controls["image"], self.controls["stride"]]),
                                     self.controls["temperature"], self.plot, self.status])

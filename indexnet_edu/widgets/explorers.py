@@ -91,7 +91,7 @@ class PoolingExplorer(_Explorer):
 
     def __init__(self, size: int = 256, blocks=None, image: str = "astronaut", stride: int = 2,
                  index: str = "max", temperature: float = 0.05, seed: int = 0, painting=None,
-                 zoom: int = 32, row: int | None = None, col: int | None = None):
+                 zoom: int = 64, row: int | None = None, col: int | None = None):
         super().__init__(size)
         if blocks is not None and not isinstance(blocks, dict):
             blocks = {getattr(blocks, "stride", 2): blocks}
@@ -285,7 +285,7 @@ class TemperatureExplorer(_Explorer):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(8.6, 3.4), dpi=80)
+        fig = Figure(figsize=(8.6, 3.4), dpi=100)
         FigureCanvasAgg(fig)
         fig.subplots_adjust(left=0.09, right=0.64, bottom=0.15, top=0.9)
         ax = fig.add_subplot()
