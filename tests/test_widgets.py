@@ -225,6 +225,16 @@ def test_kernel_at_a_pixel_reproduces_that_output_pixel(upsampling_view, name):
         assert np.allclose((kernel * at.neighbourhood).sum(axis=(1, 2)), at.value, atol=1e-5)
 
 
+def test_carafe_output_is_the_carafe_modules_own_forward():
+    from indexnet_edu.widgets.upsampling import default_carafe
+
+    image = load_image("camera", SIZE, gray=True)
+    module = default_carafe(1, 2, seed=3)
+    view = explore_upsampling(image, 2, carafe_module=module)
+    with torch.no_grad():
+        assert torch.allclose(view.outputs["carafe"], module(F.max_pool2d(image, 2)), atol=1e-6)
+
+
 def test_kernels_are_the_textbook_ones():
     view = explore_upsampling(load_image("camera", SIZE, gray=True), 2)
     assert np.array_equal(kernel_at(view, "nearest", 5, 5).kernel, np.ones((1, 1, 1)))
