@@ -9,7 +9,6 @@ tables (str) so their weights can be read.
 """
 from __future__ import annotations
 
-import io
 from contextlib import contextmanager
 from functools import lru_cache
 
