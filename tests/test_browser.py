@@ -71,7 +71,8 @@ def jupyter_lab(tmp_path):
     settings = home / "lab-settings" / "@jupyterlab"
     for extension, name, values in [
         ("apputils-extension", "notification", {"fetchNews": "false", "checkForUpdates": False}),
-        ("notebook-extension", "tracker", {"windowingMode": "none"}),  # every cell stays in the DOM
+        # every cell stays in the DOM; the notebook's own kernel starts without asking
+        ("notebook-extension", "tracker", {"windowingMode": "none", "autoStartDefaultKernel": True}),
     ]:
         (settings / extension).mkdir(parents=True)
         (settings / extension / f"{name}.jupyterlab-settings").write_text(json.dumps(values))
@@ -127,8 +128,11 @@ def _accept_kernel_dialog(page) -> None:
     """JupyterLab sometimes asks which kernel to use: take the notebook's own (Python 3)."""
     dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
     if dialog.count():
-        dialog.locator(".jp-Dialog-button.jp-mod-accept").click()
-        dialog.wait_for(state="detached", timeout=10_000)
+        try:
+            dialog.locator(".jp-Dialog-button.jp-mod-accept").click(timeout=5_000)
+            dialog.wait_for(state="detached", timeout=5_000)
+        except Exception:  # a dialog still opening or already closing: the caller's loop comes back
+            pass
 
 
 def _run_all_cells(page) -> None:
@@ -148,6 +152,9 @@ def _run_all_cells(page) -> None:
             prompts = page.evaluate(PROMPTS)
             if prompts and all(re.search(r"\[\d+\]", p) for p in prompts):
                 return
+            errors = _error_outputs(page)
+            if errors:  # Run All stops at a failing cell: report it instead of waiting
+                raise AssertionError(f"a cell shows an error:\n{errors[0]}")
             if any("*" in p for p in prompts):
                 quiet_since = None
             elif quiet_since is None:

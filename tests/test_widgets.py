@@ -367,3 +367,14 @@ def test_latency_measure_reports_every_control_in_milliseconds():
     results = measure_update_latency(size=32, repeats=1)
     assert {"pooling.temperature", "upsampling.row", "temperature.temperature"} <= set(results)
     assert all(np.isfinite(ms) and ms > 0 for ms in results.values())
+
+
+def test_one_pixel_wide_region_is_cut_and_enlarged_to_a_column():
+    from indexnet_edu.widgets import render
+
+    picture = np.arange(SIZE * SIZE * 3, dtype=np.uint8).reshape(SIZE, SIZE, 3)
+    column = render.crop(picture, (0, 5, SIZE, 1))
+    assert column.shape == (SIZE, 1, 3) and np.array_equal(column[:, 0], picture[:, 5])
+    low_res = render.crop(picture[::4, ::4], (0, 5, SIZE, 1), scale=4)  # widened to whole 4×4 windows
+    assert low_res.shape == (SIZE // 4, 1, 3)
+    assert render.enlarge(column).shape == (DISPLAY_SIDE, DISPLAY_SIDE // SIZE, 3)
