@@ -66,7 +66,7 @@ def polygon_distance(size: int, vertices) -> np.ndarray:
         edge = end - start
         normal = np.array([edge[1], -edge[0]], dtype=np.float32) / max(np.hypot(*edge), 1e-6)
         # inward normal for a positively oriented polygon in (x, y): rotate edge by +90°
-        distance = np.minimum(distance, -((yy - start[0]) * normal[0] + (xx - start[1]) * normal[1]))
+        distance = np.minimum(distance, (yy - start[0]) * normal[0] + (xx - start[1]) * normal[1])
     return distance
 
 
