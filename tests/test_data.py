@@ -260,3 +260,34 @@ def test_bad_loader_arguments_raise():
         make_loader(fresh("matting", n=2), batch_size=1, num_workers=-1)
     with pytest.raises(TypeError):
         make_loader([1, 2, 3], batch_size=1)
+
+
+# ---------------------------------------------------------------- the on-disk cache
+def test_materialized_dataset_is_reloaded_from_disk_without_regenerating(tmp_path, monkeypatch):
+    first = fresh("matting", n=3, cache_dir=tmp_path).materialize()
+    assert first.cache_path().is_dir()
+    second = fresh("matting", n=3, cache_dir=tmp_path)
+
+    def refuse(index):
+        raise AssertionError("generated although the cache exists")
+
+    monkeypatch.setattr(second, "generate", refuse)
+    second.materialize()
+    for i in range(3):
+        assert_same_sample(second[i], fresh("matting", n=3)[i])
+        assert second.arrays(i)["trimap"].dtype == np.uint8
+
+
+def test_cache_directory_defaults_to_the_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("INDEXNET_DATA_CACHE", str(tmp_path))
+    dataset = fresh("reconstruction", n=2).materialize()
+    assert dataset.cache_path().parent == tmp_path and dataset.cache_path().is_dir()
+
+
+def test_a_cache_with_the_wrong_number_of_samples_is_refused(tmp_path):
+    fresh("reconstruction", n=2, cache_dir=tmp_path).materialize()
+    wrong = fresh("reconstruction", n=3, cache_dir=tmp_path)
+    path = fresh("reconstruction", n=2, cache_dir=tmp_path).cache_path()
+    path.rename(wrong.cache_path())
+    with pytest.raises(ValueError, match="incomplete"):
+        wrong.materialize()
