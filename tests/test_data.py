@@ -253,6 +253,22 @@ def test_augmentation_flips_every_map_of_a_sample_together():
     assert 0 < flipped < 16
 
 
+def test_augmented_batches_from_workers_repeat_with_the_loader_seed():
+    dataset = fresh("matting", n=8, augment=True)
+    first = list(make_loader(dataset, 2, seed=3, num_workers=2))
+    again = list(make_loader(dataset, 2, seed=3, num_workers=2))
+    for a, b in zip(first, again):
+        assert_same_sample(a, b)
+
+
+def test_a_sampler_sets_the_order():
+    dataset = fresh("reconstruction", n=6)
+    order = [4, 1, 5]
+    batches = list(make_loader(dataset, 1, shuffle=True, sampler=order))
+    for index, batch in zip(order, batches):
+        assert torch.equal(batch["image"][0], dataset[index]["image"])
+
+
 def test_bad_loader_arguments_raise():
     with pytest.raises(ValueError):
         make_loader(fresh("matting", n=2), batch_size=0)
