@@ -8,6 +8,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
 from ..images import IMAGES, load_image
 from .drawing import rotated_frame
 
@@ -17,10 +20,18 @@ TEXTURE_KINDS = ("photo", "smooth", "stripes", "checker", "fractal")
 PHOTO_ZOOMS = (1.0, 1.5, 2.0, 3.0, 4.0)  # crop scales: a crop shows 1/zoom of the picture's width
 
 
+@lru_cache(maxsize=8)
+def _photo_original(name: str) -> torch.Tensor:
+    """A bundled image, square-cropped at its own resolution (decoded once per process)."""
+    return load_image(name, size=None)
+
+
 @lru_cache(maxsize=64)
 def _photo(name: str, resolution: int) -> np.ndarray:
     """A bundled image resized to resolution×resolution×3 float32 (cached; read-only)."""
-    array = load_image(name, size=resolution)[0].permute(1, 2, 0).contiguous().numpy()
+    image = F.interpolate(_photo_original(name), size=(resolution, resolution), mode="bilinear",
+                          align_corners=False, antialias=True).clamp(0, 1)
+    array = image[0].permute(1, 2, 0).contiguous().numpy()
     array.flags.writeable = False
     return array
 
