@@ -168,7 +168,7 @@ def test_modifying_a_returned_sample_leaves_the_dataset_intact():
 @pytest.mark.parametrize("kwargs, error", [
     ({"task": "depth"}, ValueError), ({"task": "matting", "split": "val"}, ValueError),
     ({"task": "matting", "n": 0}, ValueError), ({"task": "matting", "size": 4}, ValueError),
-    ({"task": "matting", "seed": 1.5}, TypeError),
+    ({"task": "matting", "seed": 1.5}, TypeError), ({"task": "matting", "seed": -1}, ValueError),
 ])
 def test_bad_dataset_arguments_raise(kwargs, error):
     with pytest.raises(error):

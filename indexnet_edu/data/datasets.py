@@ -91,6 +91,8 @@ class SyntheticDataset(Dataset):
             raise ValueError(f"size must be at least 8 pixels, got {size}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0 (it feeds NumPy's SeedSequence), got {seed}")
         self.seed = data_seed(split, int(seed))
         self.augment = bool(augment)
         self.options = dict(options)
