@@ -180,6 +180,49 @@ def test_connectivity_thresholds_include_values_exactly_at_a_step():
     assert connectivity_levels(alpha, alpha)[0, 0] == 0.6
 
 
+def reference_connectivity_error(pred, gt, trimap):
+    """SPEC §6's Conn with a plain flood fill; components numbered in column-major scan order."""
+    height, width = pred.shape
+    levels = np.full(pred.shape, -1.0)
+    previous = 0.0
+    for k in range(1, 11):
+        t = k / 10
+        mask = (pred >= t) & (gt >= t)
+        seen = np.zeros(mask.shape, bool)
+        best = []
+        for x in range(width):          # column-major, like MATLAB
+            for y in range(height):
+                if mask[y, x] and not seen[y, x]:
+                    component, stack = [], [(y, x)]
+                    seen[y, x] = True
+                    while stack:
+                        cy, cx = stack.pop()
+                        component.append((cy, cx))
+                        for ny, nx in ((cy - 1, cx), (cy + 1, cx), (cy, cx - 1), (cy, cx + 1)):
+                            if 0 <= ny < height and 0 <= nx < width and mask[ny, nx] and not seen[ny, nx]:
+                                seen[ny, nx] = True
+                                stack.append((ny, nx))
+                    if len(component) > len(best):  # strictly larger: the first of equals wins
+                        best = component
+        omega = np.zeros(mask.shape, bool)
+        for cy, cx in best:
+            omega[cy, cx] = True
+        levels[(levels == -1) & ~omega] = previous
+        previous = t
+    levels[levels == -1] = 1.0
+    phi = [1 - (a - levels) * ((a - levels) >= 0.15) for a in (pred, gt)]
+    return np.abs(phi[0] - phi[1])[trimap == U].sum() / 1000
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, (5, 6), elements=st.sampled_from([0.0, 0.05, 0.3, 0.55, 0.8, 0.95, 1.0])),
+       arrays(np.float64, (5, 6), elements=st.sampled_from([0.0, 0.05, 0.3, 0.55, 0.8, 0.95, 1.0])))
+def test_connectivity_error_matches_a_flood_fill_reference(pred, gt):
+    trimap = np.full(pred.shape, U, np.uint8)
+    trimap[0, :] = F
+    assert connectivity_error(pred, gt, trimap) == pytest.approx(reference_connectivity_error(pred, gt, trimap))
+
+
 # ---------------------------------------------------------------- inputs
 def test_float_trimap_0_half_1_gives_the_same_errors_as_uint8():
     pred, gt, trimap = three_unknown_case()
