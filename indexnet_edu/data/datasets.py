@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from .._checks import check_choice, check_positive_int
-from .matting import TRIMAP_UNKNOWN, TRIMAP_FOREGROUND, make_matting_sample
+from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, make_matting_sample
 from .reconstruction import make_reconstruction_sample
 from .seeding import SPLITS, data_seed, sample_rng
 from .segmentation import make_segmentation_sample
@@ -35,7 +35,6 @@ _GENERATORS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "reconstruction": make_reconstruction_sample,
     "segmentation": make_segmentation_sample,
 }
-_SPATIAL_KEYS = ("image", "trimap", "alpha", "fg", "bg", "mask")
 
 
 def trimap_to_unit(trimap: np.ndarray) -> np.ndarray:
@@ -203,9 +202,9 @@ def make_dataset(task: str, split: str = "train", n: int = 256, size: int = 64, 
     * segmentation — image 3×H×W in [0, 1]; mask H×W int64 in [0, NUM_SEG_CLASSES).
 
     ``split="test"`` is the fixed held-out set: it ignores ``seed`` (every caller gets the
-    same images) and never overlaps a train split. With ``cache`` (default) the same
-    configuration returns the same dataset object, so samples are generated once per
-    process. ``cache_dir`` (default: the ``INDEXNET_DATA_CACHE`` environment variable, if
+    same images) and draws from a different random stream than any train split. With
+    ``cache`` (default) the same configuration returns the same dataset object, so samples
+    are generated once per process. ``cache_dir`` (default: the ``INDEXNET_DATA_CACHE`` environment variable, if
     set) keeps materialised datasets on disk for other processes; see :class:`SyntheticDataset`.
     ``options`` go to the task's generator (matting: ``trimap_radius=(low, high)``).
     """
