@@ -10,6 +10,8 @@ Two separate sources of randomness, kept apart on purpose:
   per epoch: the reproduction trap SPEC §4 names is NumPy's global state copied verbatim
   into every forked worker, so all workers draw the same "random" augmentations.
   :func:`make_loader` passes :func:`seed_worker` and a seeded ``torch.Generator``.
+  (PyTorch ≥ 1.9 also seeds NumPy in each worker by itself; the explicit ``worker_init_fn``
+  keeps the guarantee visible and independent of the PyTorch version.)
 """
 from __future__ import annotations
 
