@@ -82,7 +82,7 @@ def star_blob_distance(size: int, centre, radius: float, amplitudes, phases) -> 
     return (np.float32(radius) * r_theta - rho).astype(np.float32)
 
 
-def blob_boundary_point(centre, radius: float, amplitudes, phases, theta: np.ndarray) -> np.ndarray:
+def blob_boundary_points(centre, radius: float, amplitudes, phases, theta: np.ndarray) -> np.ndarray:
     """Points (N×2, y/x) on the blob of :func:`star_blob_distance` at angles ``theta``."""
     r_theta = np.ones_like(theta)
     for k, (a, phi) in enumerate(zip(amplitudes, phases), start=2):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .drawing import (blob_boundary_point, coverage, ellipse_distance, random_strands,
+from .drawing import (blob_boundary_points, coverage, ellipse_distance, random_strands,
                       star_blob_distance, strand_alpha)
 from .textures import random_colour, random_texture, smooth_texture
 
@@ -94,7 +94,7 @@ def _hair(rng: np.random.Generator, size: int, blob_params, count: int, length_r
     arc_start = rng.uniform(0, 2 * np.pi)
     arc = rng.uniform(0.6, 2.0) * np.pi  # hair grows on part of the outline, like a head
     theta = arc_start + rng.uniform(0, arc, size=count)
-    roots = blob_boundary_point(centre, radius, amplitudes, phases, theta)
+    roots = blob_boundary_points(centre, radius, amplitudes, phases, theta)
     roots -= 1.5 * np.stack([np.sin(theta), np.cos(theta)], axis=1)  # start just inside the edge
     directions = theta + rng.normal(0.0, spread, size=count)
     lengths = rng.uniform(*length_range, size=count) * size
