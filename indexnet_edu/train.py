@@ -268,7 +268,10 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
         network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, config.steps, step, rank, world_size)
-    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=0)
+    # A private generator: the loader draws a base seed when iterated, and from the global RNG
+    # that draw would shift every later random number of a resumed run by one.
+    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=0,
+                        generator=torch.Generator().manual_seed(config.seed))
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     started = time.perf_counter()
 
