@@ -329,6 +329,17 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     return results
 
 
+def load_trained_model(run_dir, map_location="cpu"):
+    """(model in eval mode, its TrainConfig) from ``run_dir/checkpoint.pt``."""
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
+    saved = dict(state["config"])
+    saved["widths"] = tuple(saved["widths"])
+    config = TrainConfig(**saved)
+    model = build_model(config.task, config.upsampler, config.model, config.widths)
+    model.load_state_dict(state["model"])
+    return model.to(map_location).eval(), config
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m indexnet_edu.train", description=__doc__.split("\n")[0])
     parser.add_argument("--task", required=True, choices=TASKS)
