@@ -141,7 +141,8 @@ class ResultsTable:
         names = []
         for (t, _), metric_values in self.values.items():
             names += [m for m in metric_values if t == task and m not in names]
-        return names
+        primary = PRIMARY_METRIC.get(task)
+        return sorted(names, key=lambda m: (m != primary, m))  # the task's primary metric first
 
     def mean_std(self, task: str, upsampler: str, metric: str) -> tuple[float, float]:
         """Mean and (population) standard deviation over seeds."""
@@ -159,7 +160,7 @@ class ResultsTable:
         metrics = self.metrics(task)
         arrows = [f"{m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in metrics]
         lines = ["| upsampler | seeds | " + " | ".join(arrows) + " |", "|---|---|" + "---|" * len(metrics)]
-        for upsampler in self.ranking(task, metrics[0] if PRIMARY_METRIC[task] not in metrics else None):
+        for upsampler in self.ranking(task, metrics[0]):
             cells = []
             for metric in metrics:
                 mean, std = self.mean_std(task, upsampler, metric)
