@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .checkpoint import atomic_write_json
+from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
 
@@ -61,6 +62,8 @@ def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -
     if steps is not None:
         command += ["--steps", str(steps)]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    # Jobs of one sweep share generated datasets through the data package's on-disk cache.
+    env.setdefault(CACHE_ENV, str(Path(out) / ".data_cache"))
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     done = subprocess.run(command, env=env, capture_output=True, text=True)

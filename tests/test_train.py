@@ -190,3 +190,22 @@ def test_torchrun_two_processes_on_cpu_write_results_once(tmp_path):
     assert results["world_size"] == 2 and results["steps"] == 3
     assert 0 < results["metrics"]["psnr"] < 100
     assert done.stdout.count("reconstruction/hin/seed0:") == 1
+
+
+def test_ctrl_c_writes_a_checkpoint_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    process = subprocess.Popen([sys.executable, "-m", "indexnet_edu.train", "--task", "reconstruction",
+                                "--upsampler", "nearest", "--steps", "100000", "--out", str(tmp_path), "--no-progress"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "checkpoint.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # the first periodic checkpoint proves training is under way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    state = ckpt.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] >= 50 and "interrupted after step" in stderr
+    assert not (tmp_path / "results.json").exists()
