@@ -60,16 +60,19 @@ class TrainConfig:
     widths: tuple = (16, 32, 64)
     checkpoint_every: int = 50
     data_seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
 
 
-# quick: CPU, seconds per job. full: sized for one H200, assuming ~8 jobs share the GPU at once
-# (sweep --jobs 8) and each light-model step at 96×96, batch 32 costs a few ms there, so one
-# job is ~1 minute and 3 tasks × 21 upsamplers × 3 seeds ≈ 190 jobs take ≈ 20–25 GPU-minutes.
-# That is an estimate from model size, not a measurement (no GPU was available when written).
+# quick: CPU, seconds per job (32×32, 3 stages, 150 steps).
+# full: sized for one H200 — an ESTIMATE, not a measurement (no GPU was available when this was
+# written). At 64×64, batch 32, widths (32..256) a step is ~90 GFLOP (forward + backward), so
+# these small convolutions are launch-bound at roughly 5 ms per step: 1500 steps ≈ 8 s of GPU
+# work per job plus evaluation, and 3 tasks × 21 upsamplers × 3 seeds = 189 jobs ≈ 20–25 GPU
+# minutes when `sweep --jobs 8` keeps the GPU busy while other jobs are in Python.
 PRESETS = {
     "quick": dict(steps=150, batch_size=16, size=32, n_train=256, n_test=32, lr=3e-3, checkpoint_every=50,
                   widths=(16, 32, 64)),
-    "full": dict(steps=2000, batch_size=32, size=96, n_train=4096, n_test=256, lr=1e-3, checkpoint_every=500,
+    "full": dict(steps=1500, batch_size=32, size=64, n_train=4096, n_test=256, lr=2e-3, checkpoint_every=500,
                  widths=(32, 64, 128, 256)),
 }
 INDEXNET_SIZE = {"quick": 64, "full": 128}  # IndexNet needs H, W divisible by 32
@@ -272,7 +275,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     # that draw would shift every later random number of a resumed run by one.
     loader = DataLoader(train_set, batch_sampler=sampler, num_workers=0,
                         generator=torch.Generator().manual_seed(config.seed))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.amp)
     started = time.perf_counter()
 
     def save(at_step: int) -> None:
@@ -355,6 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interrupt-after", type=int, default=None, metavar="K",
                         help="testing aid: act as if Ctrl-C arrived during step K")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm bar")
+    parser.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bf16 autocast)")
     return parser
 
 
@@ -370,7 +374,8 @@ def main(argv=None) -> int:
     if args.interrupt_after is not None and args.interrupt_after < 1:
         parser.error(f"--interrupt-after must be >= 1, got {args.interrupt_after}")
     try:
-        config = make_config(args.task, args.upsampler, args.preset, args.seed, args.model, args.steps)
+        config = make_config(args.task, args.upsampler, args.preset, args.seed, args.model, args.steps,
+                             amp=not args.no_amp)
     except ValueError as error:
         parser.error(str(error))
     try:
