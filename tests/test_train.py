@@ -212,3 +212,11 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_130(tmp_path):
     state = ckpt.load_checkpoint(tmp_path / "checkpoint.pt")
     assert state["step"] >= 50 and "interrupted after step" in stderr
     assert not (tmp_path / "results.json").exists()
+
+
+def test_indexnet_model_option_trains_the_full_matting_model(tmp_path):
+    config = make_config("matting", "max_unpool", model="indexnet", steps=1, n_train=8, n_test=2, size=32,
+                         batch_size=4)
+    results = train(config, tmp_path, progress=False)
+    assert results["parameters"] == 3_753_259
+    assert set(results["metrics"]) == {"sad", "mse", "grad", "conn"}
