@@ -1,0 +1,283 @@
+"""Run many (task, upsampler, seed) jobs, then tabulate and plot what they measured.
+
+    python -m indexnet_edu.sweep --tasks reconstruction matting --upsamplers bilinear hin \\
+        --seeds 0 1 2 --preset quick --out results/ --jobs 2
+
+Each job is ``python -m indexnet_edu.train ... --resume`` in its own process (``--jobs K``
+side by side, sharing the CPU cores or the one GPU). A job whose
+``OUT/<task>/<upsampler>/seed<k>.json`` exists is skipped; an interrupted job resumes from
+its checkpoint in ``OUT/<task>/<upsampler>/seed<k>/``. At the end the comparison table
+(mean ± std over seeds, markdown) goes to ``OUT/summary.md`` and one bar chart per task and
+metric to ``OUT/<task>_<metric>.png``.
+
+From a notebook: ``run_sweep(...)`` (``in_process=True`` trains in the kernel, sharing the
+generated data) and ``load_results(dir)`` → :class:`ResultsTable`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import atomic_write_json
+from .data.datasets import CACHE_ENV
+from .registry import available_upsamplers
+from .tasks import HIGHER_IS_BETTER, TASKS
+
+PRIMARY_METRIC = {"matting": "sad", "reconstruction": "psnr", "segmentation": "miou"}
+
+
+def result_path(out, task: str, upsampler: str, seed: int) -> Path:
+    return Path(out) / task / upsampler / f"seed{seed}.json"
+
+
+def _check_names(tasks, upsamplers, seeds):
+    for task in tasks:
+        if task not in TASKS:
+            raise ValueError(f"unknown task {task!r}; expected some of {TASKS}")
+    known = available_upsamplers()
+    for name in upsamplers:
+        if name not in known:
+            raise ValueError(f"unknown upsampler {name!r}; expected some of {', '.join(known)}")
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seeds must be ints >= 0, got {seed!r}")
+    if not tasks or not upsamplers or not seeds:
+        raise ValueError("tasks, upsamplers and seeds must each name at least one value")
+
+
+def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -> None:
+    run_dir = result_path(out, task, upsampler, seed).with_suffix("")
+    command = [sys.executable, "-m", "indexnet_edu.train", "--task", task, "--upsampler", upsampler,
+               "--preset", preset, "--seed", str(seed), "--out", str(run_dir), "--model", model,
+               "--resume", "--no-progress"]
+    if steps is not None:
+        command += ["--steps", str(steps)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    # Jobs of one sweep share generated datasets through the data package's on-disk cache.
+    env.setdefault(CACHE_ENV, str(Path(out) / ".data_cache"))
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"job {task}/{upsampler}/seed{seed} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    _publish(run_dir, task, upsampler, seed, out)
+
+
+def _run_in_process(task, upsampler, seed, preset, out, steps, model) -> None:
+    from .train import make_config, train
+
+    run_dir = result_path(out, task, upsampler, seed).with_suffix("")
+    train(make_config(task, upsampler, preset, seed, model, steps), run_dir, resume=True, progress=False)
+    _publish(run_dir, task, upsampler, seed, out)
+
+
+def _publish(run_dir: Path, task, upsampler, seed, out) -> None:
+    results = json.loads((run_dir / "results.json").read_text())
+    atomic_write_json(results, result_path(out, task, upsampler, seed))
+
+
+def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results", jobs: int = 1,
+              steps: int | None = None, model: str = "light", in_process: bool = False,
+              progress: bool = True, keep_checkpoints: bool = True) -> "ResultsTable":
+    """Run every missing (task, upsampler, seed) job; return the table of everything in ``out``.
+
+    ``jobs`` subprocesses run at once (each with ``cpu_count // jobs`` threads);
+    ``in_process=True`` runs the jobs one after another in this process instead.
+    """
+    from tqdm.auto import tqdm
+
+    tasks, upsamplers, seeds = list(tasks), list(upsamplers), [int(s) if isinstance(s, str) else s for s in seeds]
+    _check_names(tasks, upsamplers, seeds)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
+    todo = [(t, u, s) for t in tasks for u in upsamplers for s in seeds
+            if not result_path(out, t, u, s).exists()]
+    bar = tqdm(total=len(todo), desc="sweep", disable=not progress or not todo)
+    if in_process:
+        for task, upsampler, seed in todo:
+            bar.set_postfix_str(f"{task}/{upsampler}/seed{seed}")
+            _run_in_process(task, upsampler, seed, preset, out, steps, model)
+            bar.update(1)
+    else:
+        threads = max(1, (os.cpu_count() or 1) // jobs)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads) for t, u, s in todo]
+            errors = []
+            for future in futures:
+                try:
+                    future.result()
+                except RuntimeError as error:
+                    errors.append(str(error))
+                bar.update(1)
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(todo)} jobs failed; first:\n{errors[0]}")
+    bar.close()
+    if not keep_checkpoints:
+        for task, upsampler, seed in todo:
+            shutil.rmtree(result_path(out, task, upsampler, seed).with_suffix(""), ignore_errors=True)
+    return load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers)
+
+
+@dataclass
+class ResultsTable:
+    """Per-seed results grouped by (task, upsampler): ``values[(task, upsampler)][metric] = [per seed]``."""
+
+    values: dict = field(default_factory=dict)
+    seeds: dict = field(default_factory=dict)
+
+    def tasks(self) -> list[str]:
+        return [t for t in TASKS if any(key[0] == t for key in self.values)]
+
+    def upsamplers(self, task: str) -> list[str]:
+        return [u for (t, u) in self.values if t == task]
+
+    def metrics(self, task: str) -> list[str]:
+        names = []
+        for (t, _), metric_values in self.values.items():
+            names += [m for m in metric_values if t == task and m not in names]
+        primary = PRIMARY_METRIC.get(task)
+        return sorted(names, key=lambda m: (m != primary, m))  # the task's primary metric first
+
+    def mean_std(self, task: str, upsampler: str, metric: str) -> tuple[float, float]:
+        """Mean and (population) standard deviation over seeds."""
+        values = np.asarray(self.values[(task, upsampler)][metric], dtype=float)
+        return float(values.mean()), float(values.std())
+
+    def ranking(self, task: str, metric: str | None = None) -> list[str]:
+        """Upsamplers from best to worst by the mean of ``metric`` (default: the task's primary one)."""
+        metric = metric or PRIMARY_METRIC[task]
+        sign = -1.0 if HIGHER_IS_BETTER.get(metric, True) else 1.0
+        return sorted(self.upsamplers(task), key=lambda u: sign * self.mean_std(task, u, metric)[0])
+
+    def markdown(self, task: str, digits: int = 4) -> str:
+        """A markdown table: one row per upsampler, ``mean ± std`` per metric, best first."""
+        metrics = self.metrics(task)
+        arrows = [f"{m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in metrics]
+        lines = ["| upsampler | seeds | " + " | ".join(arrows) + " |", "|---|---|" + "---|" * len(metrics)]
+        for upsampler in self.ranking(task, metrics[0]):
+            cells = []
+            for metric in metrics:
+                mean, std = self.mean_std(task, upsampler, metric)
+                cells.append(f"{mean:.{digits}g} ± {std:.2g}")
+            lines.append(f"| {upsampler} | {len(self.seeds[(task, upsampler)])} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    def __len__(self):
+        return len(self.values)
+
+
+def load_results(directory, preset: str | None = None, tasks=None, upsamplers=None) -> ResultsTable:
+    """Collect ``directory/<task>/<upsampler>/seed<k>.json`` files (optionally of one preset)."""
+    table = ResultsTable()
+    directory = Path(directory)
+    for path in sorted(directory.glob("*/*/seed*.json")):
+        results = json.loads(path.read_text())
+        task, upsampler = results["task"], results["upsampler"]
+        if (preset and results.get("preset") != preset) or (tasks and task not in tasks) or \
+                (upsamplers and upsampler not in upsamplers):
+            continue
+        metric_values = table.values.setdefault((task, upsampler), {})
+        for metric, value in results["metrics"].items():
+            metric_values.setdefault(metric, []).append(float(value))
+        table.seeds.setdefault((task, upsampler), []).append(int(results["seed"]))
+    if upsamplers:  # keep the caller's order
+        order = {name: i for i, name in enumerate(upsamplers)}
+        table.values = dict(sorted(table.values.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0))))
+    return table
+
+
+def plot_metric(table: ResultsTable, task: str, metric: str | None = None, ax=None, label: str = ""):
+    """Bar chart of one metric over upsamplers, mean with ±std error bars, best first."""
+    import matplotlib.pyplot as plt
+
+    metric = metric or PRIMARY_METRIC[task]
+    names = table.ranking(task, metric)
+    stats = [table.mean_std(task, name, metric) for name in names]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4, 0.45 * len(names) + 1), 3))
+    ax.bar(range(len(names)), [m for m, _ in stats], yerr=[s for _, s in stats], capsize=3, color="tab:blue")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    direction = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
+    ax.set_ylabel(f"{metric} ({direction} is better)")
+    ax.set_title(f"{task}{' — ' + label if label else ''}")
+    low = min(m - s for m, s in stats)
+    high = max(m + s for m, s in stats)
+    pad = 0.1 * (high - low or 1.0)
+    ax.set_ylim(low - pad, high + pad)
+    return ax
+
+
+def render_report(table: ResultsTable, out) -> list[Path]:
+    """Write ``out/summary.md`` and ``out/<task>_<metric>.png``; returns the written paths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written, sections = [], []
+    for task in table.tasks():
+        sections.append(f"## {task}\n\n{table.markdown(task)}\n")
+        for metric in table.metrics(task):
+            ax = plot_metric(table, task, metric)
+            path = out / f"{task}_{metric}.png"
+            ax.figure.tight_layout()
+            ax.figure.savefig(path, dpi=100)
+            plt.close(ax.figure)
+            written.append(path)
+    summary = out / "summary.md"
+    text = "# Sweep results (mean ± std over seeds)\n\n" + "\n".join(sections)
+    tmp = summary.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, summary)
+    return [summary] + written
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m indexnet_edu.sweep", description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--upsamplers", nargs="+", default=["all"], metavar="NAME",
+                        help="registry names, or 'all'")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--preset", default="quick", choices=("quick", "full"))
+    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--jobs", type=int, default=1, help="jobs side by side")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--model", default="light", choices=("light", "indexnet"))
+    parser.add_argument("--report-only", action="store_true", help="only render the table and plots")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    upsamplers = available_upsamplers() if args.upsamplers == ["all"] else args.upsamplers
+    try:
+        if args.report_only:
+            table = load_results(args.out, preset=args.preset)
+        else:
+            if args.jobs < 1:
+                parser.error(f"--jobs must be >= 1, got {args.jobs}")
+            table = run_sweep(args.tasks, upsamplers, args.seeds, args.preset, args.out, args.jobs,
+                              args.steps, args.model)
+    except ValueError as error:
+        parser.error(str(error))
+    for path in render_report(table, args.out):
+        print(path)
+    for task in table.tasks():
+        print(f"\n## {task}\n{table.markdown(task)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

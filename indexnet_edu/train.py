@@ -1,0 +1,399 @@
+"""Train one (task, upsampler, seed) job and write ``DIR/results.json``.
+
+    python -m indexnet_edu.train --task matting --upsampler hin --preset quick --seed 0 --out runs/x
+    python -m indexnet_edu.train ... --resume            # continue from DIR/checkpoint.pt
+    torchrun --nproc_per_node=2 -m indexnet_edu.train ...  # DistributedDataParallel
+
+Exact resume: the checkpoint holds model, optimizer, scheduler, step and the torch / NumPy /
+Python RNG states, and the data order is a pure function of (seed, step), so an interrupted
+and resumed run ends bit-for-bit where an uninterrupted one does (on the same device).
+Ctrl-C is deferred to the end of the current step: a checkpoint is written, then the run
+exits with status 130.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Sampler
+
+from .checkpoint import atomic_save, atomic_write_json, capture_rng_state, load_checkpoint, restore_rng_state
+from .registry import available_upsamplers
+from .tasks import MODEL_KINDS, TASKS, build_model, loss_fn, model_inputs, prediction, score
+
+CHECKPOINT_NAME = "checkpoint.pt"
+RESULTS_NAME = "results.json"
+PRESET_NAMES = ("quick", "full")
+INTERRUPTED_EXIT_CODE = 130
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a run's result (the results file records it)."""
+
+    task: str
+    upsampler: str
+    preset: str = "quick"
+    seed: int = 0
+    model: str = "light"
+    steps: int = 150
+    batch_size: int = 16
+    size: int = 32
+    n_train: int = 256
+    n_test: int = 32
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    widths: tuple = (16, 32, 64)
+    checkpoint_every: int = 50
+    data_seed: int = 0
+    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+
+
+# quick: CPU, seconds per job (32×32, 3 stages, 150 steps).
+# full: sized for one H200 — an ESTIMATE, not a measurement (no GPU was available when this was
+# written). At 64×64, batch 32, widths (32..256) a step is ~90 GFLOP (forward + backward), so
+# these small convolutions are launch-bound at roughly 5 ms per step: 1500 steps ≈ 8 s of GPU
+# work per job plus evaluation, and 3 tasks × 21 upsamplers × 3 seeds = 189 jobs ≈ 20–25 GPU
+# minutes when `sweep --jobs 8` keeps the GPU busy while other jobs are in Python.
+PRESETS = {
+    "quick": dict(steps=150, batch_size=16, size=32, n_train=256, n_test=32, lr=3e-3, checkpoint_every=50,
+                  widths=(16, 32, 64)),
+    "full": dict(steps=1500, batch_size=32, size=64, n_train=4096, n_test=256, lr=2e-3, checkpoint_every=500,
+                 widths=(32, 64, 128, 256)),
+}
+INDEXNET_SIZE = {"quick": 64, "full": 128}  # IndexNet needs H, W divisible by 32
+
+
+def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0, model: str = "light",
+                steps: int | None = None, **overrides) -> TrainConfig:
+    """A validated config: the preset's values, then ``steps`` and any other overrides."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if upsampler not in available_upsamplers():
+        raise ValueError(f"unknown upsampler {upsampler!r}; expected one of {', '.join(available_upsamplers())}")
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
+    if model not in MODEL_KINDS:
+        raise ValueError(f"model must be one of {MODEL_KINDS}, got {model!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    values = dict(PRESETS[preset])
+    if model == "indexnet":
+        values["size"] = INDEXNET_SIZE[preset]
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        values["steps"] = steps
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
+    if unknown:
+        raise ValueError(f"unknown config fields {sorted(unknown)}")
+    values.update(overrides)
+    values["widths"] = tuple(values["widths"])
+    config = TrainConfig(task=task, upsampler=upsampler, preset=preset, seed=seed, model=model, **values)
+    if model == "indexnet":
+        build_model(task, upsampler, model)  # raises a clear error for unsupported combinations
+    return config
+
+
+class StepBatchSampler(Sampler):
+    """Index batches for steps ``start_step .. total_steps-1``; a pure function of (seed, step).
+
+    Epoch e is ``randperm(n)`` from a generator seeded with (seed, e); step s takes the
+    ``s mod steps_per_epoch``-th slice of its epoch. With ``world_size`` ranks each takes
+    every ``world_size``-th element of the global batch.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, total_steps: int, start_step: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        if batch_size > n:
+            raise ValueError(f"batch_size ({batch_size}) exceeds the dataset size ({n})")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.total_steps, self.start_step = total_steps, start_step
+        self.rank, self.world_size = rank, world_size
+        self.steps_per_epoch = n // batch_size
+
+    def batch_indices(self, step: int) -> list[int]:
+        epoch, position = divmod(step, self.steps_per_epoch)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.n, generator=generator)
+        batch = order[position * self.batch_size:(position + 1) * self.batch_size]
+        return batch[self.rank::self.world_size].tolist()
+
+    def __iter__(self):
+        for step in range(self.start_step, self.total_steps):
+            yield self.batch_indices(step)
+
+    def __len__(self):
+        return self.total_steps - self.start_step
+
+
+def git_commit() -> str | None:
+    """The checked-out commit of the package's repository, or None."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+class _DeferredInterrupt:
+    """Turn SIGINT into a flag checked between steps (main thread only), restoring the old handler."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def _distributed_context():
+    """(rank, world_size, device) — initialises the process group under torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+    rank = dist.get_rank() if world_size > 1 else 0
+    if torch.cuda.is_available():
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    else:
+        device = torch.device("cpu")
+    return rank, world_size, device
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _load_data(config: TrainConfig):
+    from .data import make_dataset
+
+    train = make_dataset(config.task, split="train", n=config.n_train, size=config.size, seed=config.data_seed,
+                         augment=True)
+    test = make_dataset(config.task, split="test", n=config.n_test, size=config.size, seed=config.data_seed)
+    for dataset in (train, test):
+        if hasattr(dataset, "materialize"):
+            dataset.materialize()
+    return train, test
+
+
+def evaluate(model, config: TrainConfig, test_set, device, batch_size: int = 16) -> dict:
+    """Mean of every metric over the test set (model in eval mode, no autocast)."""
+    model.eval()
+    loader = DataLoader(test_set, batch_size=batch_size, shuffle=False)
+    predictions, batches = [], []
+    with torch.no_grad():
+        for batch in loader:
+            output = model(model_inputs(config.task, batch).to(device)).float().cpu()
+            predictions.append(prediction(config.task, config.model, output, batch))
+            batches.append(batch)
+    stacked = {key: torch.cat([b[key] for b in batches]) for key in batches[0]}
+    return score(config.task, torch.cat(predictions), stacked)
+
+
+def _check_resume_compatible(saved: dict, config: TrainConfig) -> None:
+    if saved != asdict(config):
+        changed = sorted(k for k in set(saved) | set(asdict(config)) if saved.get(k) != asdict(config).get(k))
+        raise ValueError(f"the checkpoint was written by a different config (fields {changed} differ); "
+                         f"use a fresh --out or the same arguments")
+
+
+def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: int | None = None,
+          progress: bool = True) -> dict:
+    """Run (or resume) one job; returns the results dict also written to ``out_dir/results.json``.
+
+    ``interrupt_after=k`` behaves as if Ctrl-C arrived during step k (counting from 1): the
+    checkpoint after step k is written and KeyboardInterrupt raised (used by the tests).
+    """
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    checkpoint_path = out_dir / CHECKPOINT_NAME
+    rank, world_size, device = _distributed_context()
+    if config.batch_size % world_size:
+        raise ValueError(f"batch_size {config.batch_size} must divide by the number of processes {world_size}")
+    if world_size > 1 and device.type == "cpu":
+        torch.set_num_threads(1)
+    if checkpoint_path.exists() and not resume:
+        raise FileExistsError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out")
+
+    _seed_everything(config.seed)
+    train_set, test_set = _load_data(config)
+    model = build_model(config.task, config.upsampler, config.model, config.widths).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
+    step, previous_wall = 0, 0.0
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path)
+        _check_resume_compatible(state["config"], config)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, previous_wall = int(state["step"]), float(state["wall_time_s"])
+        restore_rng_state(state["rng"])
+    network = model
+    if world_size > 1:
+        network = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    sampler = StepBatchSampler(len(train_set), config.batch_size, config.seed, config.steps, step, rank, world_size)
+    # A private generator: the loader draws a base seed when iterated, and from the global RNG
+    # that draw would shift every later random number of a resumed run by one.
+    loader = DataLoader(train_set, batch_sampler=sampler, num_workers=0,
+                        generator=torch.Generator().manual_seed(config.seed))
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.amp)
+    started = time.perf_counter()
+
+    def save(at_step: int) -> None:
+        if rank == 0:
+            atomic_save({"config": asdict(config), "step": at_step, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "rng": capture_rng_state(), "wall_time_s": previous_wall + time.perf_counter() - started},
+                        checkpoint_path)
+
+    bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0,
+               desc=f"{config.task}/{config.upsampler}/seed{config.seed}", leave=False)
+    with _DeferredInterrupt() as interrupt:
+        network.train()
+        for batch in loader:
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with autocast:
+                output = network(model_inputs(config.task, batch))
+            loss = loss_fn(config.task, config.model, output, batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss became {loss.item()} at step {step + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", refresh=False)
+            stop = interrupt.requested or (interrupt_after is not None and step >= interrupt_after)
+            if world_size > 1:  # every rank stops at the same step
+                flag = torch.tensor([float(stop)], device=device)
+                dist.all_reduce(flag)
+                stop = bool(flag.item())
+            if stop and step < config.steps:
+                save(step)
+                bar.close()
+                raise KeyboardInterrupt(f"interrupted after step {step}; checkpoint in {checkpoint_path}")
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                save(step)
+    bar.close()
+
+    results = None
+    if rank == 0:
+        wall = previous_wall + time.perf_counter() - started
+        results = {
+            "task": config.task, "upsampler": config.upsampler, "model": config.model, "preset": config.preset,
+            "seed": config.seed, "device": device_name(device), "world_size": world_size,
+            "git_commit": git_commit(), "config": asdict(config), "wall_time_s": wall, "steps": step,
+            "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
+            "metrics": evaluate(model, config, test_set, device),
+        }
+        atomic_write_json(results, out_dir / RESULTS_NAME)
+    if world_size > 1:
+        dist.barrier()
+    return results
+
+
+def load_trained_model(run_dir, map_location="cpu"):
+    """(model in eval mode, its TrainConfig) from ``run_dir/checkpoint.pt``."""
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
+    saved = dict(state["config"])
+    saved["widths"] = tuple(saved["widths"])
+    config = TrainConfig(**saved)
+    model = build_model(config.task, config.upsampler, config.model, config.widths)
+    model.load_state_dict(state["model"])
+    return model.to(map_location).eval(), config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m indexnet_edu.train", description=__doc__.split("\n")[0])
+    parser.add_argument("--task", required=True, choices=TASKS)
+    parser.add_argument("--upsampler", required=True, metavar="NAME",
+                        help="a registry name: " + ", ".join(available_upsamplers()))
+    parser.add_argument("--preset", default="quick", choices=PRESET_NAMES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, type=Path, help="run directory (checkpoint.pt, results.json)")
+    parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
+    parser.add_argument("--model", default="light", choices=MODEL_KINDS,
+                        help="light encoder-decoder (every task) or the full IndexNet (matting)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    parser.add_argument("--interrupt-after", type=int, default=None, metavar="K",
+                        help="testing aid: act as if Ctrl-C arrived during step K")
+    parser.add_argument("--no-progress", action="store_true", help="hide the tqdm bar")
+    parser.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bf16 autocast)")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.upsampler not in available_upsamplers():
+        parser.error(f"unknown --upsampler {args.upsampler!r}; choose one of {', '.join(available_upsamplers())}")
+    if args.seed < 0:
+        parser.error(f"--seed must be >= 0, got {args.seed}")
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be >= 1, got {args.steps}")
+    if args.interrupt_after is not None and args.interrupt_after < 1:
+        parser.error(f"--interrupt-after must be >= 1, got {args.interrupt_after}")
+    try:
+        config = make_config(args.task, args.upsampler, args.preset, args.seed, args.model, args.steps,
+                             amp=not args.no_amp)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        results = train(config, args.out, resume=args.resume, interrupt_after=args.interrupt_after,
+                        progress=not args.no_progress)
+    except FileExistsError as error:
+        parser.error(str(error))
+    except KeyboardInterrupt as error:
+        print(f"\n{error or 'interrupted'}", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if results is not None:
+        summary = ", ".join(f"{k}={v:.4g}" for k, v in results["metrics"].items())
+        print(f"{config.task}/{config.upsampler}/seed{config.seed}: {summary} ({results['wall_time_s']:.1f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

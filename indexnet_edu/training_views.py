@@ -1,0 +1,205 @@
+"""Figures and helpers for the training lessons (05–07): the notebooks call these, they never train.
+
+Every function takes results, trained models or samples and returns a matplotlib figure or
+plain data, so the notebooks stay prose plus short calls.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .registry import create_upsampler
+from .sweep import ResultsTable, load_results, result_path
+from .tasks import model_inputs, prediction, trivial_baseline, score
+
+REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def lesson_results_dir(steps: int) -> Path:
+    """A scratch results folder shared by the lessons, keyed by the package's source code and
+    the step count: a lesson reuses runs another lesson made with the same code, never stale ones."""
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(steps).encode())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return Path(tempfile.gettempdir()) / "indexnet_edu_lessons" / digest.hexdigest()[:16]
+
+
+def stack_samples(dataset, indices=None) -> dict:
+    """Samples of a dataset stacked into one batch dict (B×C×H×W tensors)."""
+    indices = range(len(dataset)) if indices is None else indices
+    samples = [dataset[i] for i in indices]
+    return {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
+
+
+def trivial_scores(task: str, test_set) -> dict:
+    """Metrics of the no-learning baseline (:func:`~indexnet_edu.tasks.trivial_baseline`) on a test set."""
+    batch = stack_samples(test_set)
+    return score(task, trivial_baseline(task, batch), batch)
+
+
+def predict(model, config, batch: dict) -> torch.Tensor:
+    """What the metrics see for a batch: alpha / image / labels."""
+    with torch.no_grad():
+        return prediction(config.task, config.model, model(model_inputs(config.task, batch)).float(), batch)
+
+
+def run_dir(out, task: str, upsampler: str, seed: int = 0) -> Path:
+    """Where the sweep keeps a job's checkpoint."""
+    return result_path(out, task, upsampler, seed).with_suffix("")
+
+
+def full_scale_results(task: str | None = None, directory=REPO_RESULTS) -> ResultsTable:
+    """The ``preset="full"`` results under the repository's ``results/`` (empty table if none)."""
+    if not Path(directory).exists():
+        return ResultsTable()
+    return load_results(directory, preset="full", tasks=[task] if task else None)
+
+
+def side_by_side(quick: ResultsTable, full: ResultsTable, task: str) -> str:
+    """Markdown: the quick CPU table, then the full GPU one if it exists, each clearly labelled."""
+    text = f"**Quick CPU runs (this notebook, tiny models, few steps)**\n\n{quick.markdown(task)}\n"
+    if full.upsamplers(task):
+        text += f"\n**Full-scale runs (`results/`, preset full)**\n\n{full.markdown(task)}\n"
+    else:
+        text += "\n_No full-scale results under `results/` yet (run the sweep with `--preset full` on a GPU)._\n"
+    return text
+
+
+def roundtrip_figure(image: torch.Tensor, names=("nearest", "bilinear", "max_unpool"), stages: int = 3):
+    """Push one image (3×H×W) down and back up ``stages`` times through untrained resamplers.
+
+    Fixed upsamplers only get the pooled values back; max-unpooling also gets *where* each
+    maximum was. Returns (figure, {name: reconstruction 3×H×W}).
+    """
+    import matplotlib.pyplot as plt
+
+    outputs = {}
+    for name in names:
+        pairs = [create_upsampler(name, 3) for _ in range(stages)]
+        x, states = image[None], []
+        with torch.no_grad():
+            for pair in pairs:
+                x, state = pair.down(x)
+                states.append(state)
+            for pair, state in zip(reversed(pairs), reversed(states)):
+                x = pair.up(x, state)
+        outputs[name] = x[0].clamp(0, 1)
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.6 * (len(names) + 1), 2.8))
+    for ax, (title, picture) in zip(axes, [("input", image)] + list(outputs.items())):
+        ax.imshow(picture.permute(1, 2, 0).numpy())
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"down ×{2 ** stages} and back up, no learning", fontsize=10)
+    fig.tight_layout()
+    return fig, outputs
+
+
+def prediction_grid(models: dict, batch: dict, count: int = 4):
+    """Rows: samples; columns: the input, the target, then each model's prediction."""
+    import matplotlib.pyplot as plt
+
+    names = list(models)
+    task = next(iter(models.values()))[1].task
+    preds = {name: predict(model, config, batch) for name, (model, config) in models.items()}
+    target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[task]
+    columns = ["input", "target"] + names
+    fig, axes = plt.subplots(count, len(columns), figsize=(1.7 * len(columns), 1.7 * count), squeeze=False)
+    for row in range(count):
+        pictures = [batch["image"][row], batch[target_key][row]] + [preds[n][row] for n in names]
+        for col, (ax, picture) in enumerate(zip(axes[row], pictures)):
+            _show(ax, picture, task, col)
+            if row == 0:
+                ax.set_title(columns[col], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _show(ax, picture: torch.Tensor, task: str, col: int) -> None:
+    picture = picture.detach().float()
+    if picture.ndim == 3 and picture.shape[0] == 3:
+        ax.imshow(picture.permute(1, 2, 0).clamp(0, 1).numpy())
+    elif task == "segmentation" and col > 0:
+        ax.imshow(picture.numpy(), cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+    else:
+        ax.imshow(picture.squeeze(0).numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.axis("off")
+
+
+def busiest_window(trimap: torch.Tensor, size: int) -> tuple[int, int]:
+    """Top-left corner of the size×size window holding the most unknown pixels of a 1×H×W trimap."""
+    unknown = ((trimap[0] - 0.5).abs() < 1e-3).float()[None, None]
+    counts = torch.nn.functional.avg_pool2d(unknown, size, stride=1)[0, 0]
+    flat = int(torch.argmax(counts))
+    return divmod(flat, counts.shape[1])
+
+
+def boundary_closeups(models: dict, sample: dict, crop: int = 16):
+    """Close-ups of the unknown band of one matting sample: image, trimap, true alpha, each prediction."""
+    import matplotlib.pyplot as plt
+
+    top, left = busiest_window(sample["trimap"], crop)
+    window = (slice(None), slice(top, top + crop), slice(left, left + crop))
+    batch = {k: v[None] for k, v in sample.items()}
+    pictures = [("image", sample["image"][window]), ("trimap", sample["trimap"][window]),
+                ("true alpha", sample["alpha"][window])]
+    for name, (model, config) in models.items():
+        pictures.append((name, predict(model, config, batch)[0][window]))
+    fig, axes = plt.subplots(1, len(pictures), figsize=(1.9 * len(pictures), 2.2))
+    for ax, (title, picture) in zip(axes, pictures):
+        _show(ax, picture, "matting", 0)
+        ax.set_title(title, fontsize=8)
+    fig.suptitle(f"{crop}×{crop} crop at (row {top}, col {left}), where the unknown band is densest", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def index_map_figure(model, config, sample: dict):
+    """The image next to the decoder index map each stage of an index-based model predicted.
+
+    Depthwise maps (one per channel) are shown as their channel mean.
+    """
+    import matplotlib.pyplot as plt
+
+    batch = {k: v[None] for k, v in sample.items()}
+    maps = model.index_maps(model_inputs(config.task, batch))
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.4 * (len(maps) + 1), 2.6))
+    axes[0].imshow(sample["image"].permute(1, 2, 0).numpy())
+    axes[0].set_title("image", fontsize=9)
+    for i, (ax, index) in enumerate(zip(axes[1:], maps)):
+        shown = index[0].mean(dim=0).numpy()
+        im = ax.imshow(shown, cmap="viridis", vmin=0, vmax=1)
+        ax.set_title(f"stage {i} decoder index\n{tuple(index.shape[1:])}", fontsize=8)
+    for ax in axes:
+        ax.axis("off")
+    fig.colorbar(im, ax=list(axes), shrink=0.7)
+    return fig, maps
+
+
+def wins_by_task(table: ResultsTable, tasks=("segmentation", "matting")) -> dict:
+    """For each task, the upsamplers ordered best → worst by the task's primary metric."""
+    return {task: table.ranking(task) for task in tasks if table.upsamplers(task)}
+
+
+def rank_figure(table: ResultsTable, tasks=("segmentation", "matting")):
+    """Each upsampler's rank (1 = best) on each task, one line per upsampler: who wins where."""
+    import matplotlib.pyplot as plt
+
+    rankings = wins_by_task(table, tasks)
+    names = sorted(set().union(*map(set, rankings.values())))
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    shown = list(rankings)
+    for name in names:
+        ranks = [rankings[t].index(name) + 1 if name in rankings[t] else np.nan for t in shown]
+        ax.plot(range(len(shown)), ranks, marker="o", label=name)
+    ax.set_xticks(range(len(shown)), shown)
+    ax.invert_yaxis()
+    ax.set_ylabel("rank (1 = best)")
+    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,102 @@
+"""Sweep runner, results table and report."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from indexnet_edu.checkpoint import atomic_write_json
+from indexnet_edu.sweep import load_results, render_report, result_path, run_sweep
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is as fast, and avoids heavy thread contention on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def fake_result(out, task, upsampler, seed, **metrics):
+    atomic_write_json({"task": task, "upsampler": upsampler, "seed": seed, "preset": "quick", "metrics": metrics},
+                      result_path(out, task, upsampler, seed))
+
+
+def test_sweep_writes_one_result_per_job_and_skips_existing(tmp_path):
+    run_sweep(["reconstruction"], ["nearest", "max_unpool"], [0], "quick", tmp_path, steps=2, in_process=True,
+              progress=False)
+    first = result_path(tmp_path, "reconstruction", "nearest", 0)
+    assert first.exists() and result_path(tmp_path, "reconstruction", "max_unpool", 0).exists()
+    stamp = first.stat().st_mtime_ns
+    table = run_sweep(["reconstruction"], ["nearest", "max_unpool"], [0], "quick", tmp_path, steps=2,
+                      in_process=True, progress=False)
+    assert first.stat().st_mtime_ns == stamp
+    assert set(table.upsamplers("reconstruction")) == {"nearest", "max_unpool"}
+
+
+def test_sweep_runs_jobs_as_parallel_subprocesses(tmp_path):
+    env_before = dict(os.environ)
+    table = run_sweep(["reconstruction"], ["bilinear"], [0, 1], "quick", tmp_path, jobs=2, steps=2, progress=False)
+    assert os.environ == env_before
+    assert table.seeds[("reconstruction", "bilinear")] == [0, 1]
+
+
+def test_table_gives_mean_and_population_std_over_seeds(tmp_path):
+    fake_result(tmp_path, "matting", "hin", 0, sad=1.0)
+    fake_result(tmp_path, "matting", "hin", 1, sad=3.0)
+    assert load_results(tmp_path).mean_std("matting", "hin", "sad") == (2.0, 1.0)
+
+
+def test_ranking_respects_metric_direction(tmp_path):
+    fake_result(tmp_path, "matting", "a", 0, sad=2.0)
+    fake_result(tmp_path, "matting", "b", 0, sad=1.0)
+    fake_result(tmp_path, "reconstruction", "a", 0, psnr=20.0)
+    fake_result(tmp_path, "reconstruction", "b", 0, psnr=10.0)
+    table = load_results(tmp_path)
+    assert table.ranking("matting") == ["b", "a"]
+    assert table.ranking("reconstruction") == ["a", "b"]
+
+
+def test_markdown_table_lists_every_upsampler_with_mean_and_std(tmp_path):
+    fake_result(tmp_path, "reconstruction", "hin", 0, psnr=20.0)
+    fake_result(tmp_path, "reconstruction", "hin", 1, psnr=22.0)
+    text = load_results(tmp_path).markdown("reconstruction")
+    assert "| hin | 2 | 21 ± 1 |" in text
+    assert text.splitlines()[0] == "| upsampler | seeds | psnr ↑ |"
+
+
+def test_load_results_filters_by_preset(tmp_path):
+    fake_result(tmp_path, "matting", "hin", 0, sad=1.0)
+    assert len(load_results(tmp_path, preset="full")) == 0
+    assert len(load_results(tmp_path, preset="quick")) == 1
+
+
+def test_report_writes_summary_and_one_plot_per_metric(tmp_path):
+    fake_result(tmp_path, "segmentation", "hin", 0, miou=0.5, boundary_iou=0.2)
+    fake_result(tmp_path, "segmentation", "carafe", 0, miou=0.6, boundary_iou=0.1)
+    paths = render_report(load_results(tmp_path), tmp_path)
+    assert sorted(p.name for p in paths) == ["segmentation_boundary_iou.png", "segmentation_miou.png", "summary.md"]
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_sweep_rejects_unknown_names(tmp_path):
+    with pytest.raises(ValueError, match="unknown upsampler 'bicubic'"):
+        run_sweep(["matting"], ["bicubic"], [0], out=tmp_path)
+    with pytest.raises(ValueError, match="unknown task"):
+        run_sweep(["depth"], ["hin"], [0], out=tmp_path)
+
+
+def test_sweep_cli_renders_report_only(tmp_path):
+    fake_result(tmp_path, "matting", "hin", 0, sad=1.0, mse=0.1, grad=2.0, conn=1.0)
+    done = subprocess.run([sys.executable, "-m", "indexnet_edu.sweep", "--out", str(tmp_path), "--report-only"],
+                          cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "| hin | 1 |" in done.stdout and (tmp_path / "matting_sad.png").exists()

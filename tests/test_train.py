@@ -1,0 +1,232 @@
+"""Training CLI: exact resume, atomic checkpoints, clear errors, torchrun."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from indexnet_edu import checkpoint as ckpt
+from indexnet_edu.tasks import charbonnier, indexnet_options, matting_loss
+from indexnet_edu.train import StepBatchSampler, make_config, train
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models: one thread is as fast, and avoids heavy thread contention on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "indexnet_edu.train", *args, "--no-progress"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tiny(task="matting", upsampler="hin", **kw):
+    values = dict(steps=6, n_train=32, n_test=4, size=16, widths=(8, 16), batch_size=8, checkpoint_every=2)
+    values.update(kw)
+    return make_config(task, upsampler, "quick", 0, **values)
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory):
+    """An uninterrupted quick matting run and one interrupted after 3 steps, then resumed."""
+    base = tmp_path_factory.mktemp("runs")
+    common = ["--task", "matting", "--upsampler", "din_o2o", "--preset", "quick", "--seed", "1", "--steps", "7"]
+    whole = run_cli(*common, "--out", str(base / "whole"))
+    interrupted = run_cli(*common, "--out", str(base / "split"), "--interrupt-after", "3")
+    state_after_interrupt = ckpt.load_checkpoint(base / "split" / "checkpoint.pt")
+    results_after_interrupt = (base / "split" / "results.json").exists()
+    resumed = run_cli(*common, "--out", str(base / "split"), "--resume")
+    return dict(base=base, whole=whole, interrupted=interrupted, resumed=resumed,
+                state_after_interrupt=state_after_interrupt, results_after_interrupt=results_after_interrupt)
+
+
+def test_interrupted_run_exits_nonzero_with_checkpoint_and_no_results(cli_runs):
+    assert cli_runs["interrupted"].returncode == 130, cli_runs["interrupted"].stderr
+    assert cli_runs["state_after_interrupt"]["step"] == 3
+    assert not cli_runs["results_after_interrupt"]
+
+
+def test_resumed_matting_run_ends_with_identical_metrics(cli_runs):
+    assert cli_runs["whole"].returncode == 0, cli_runs["whole"].stderr
+    assert cli_runs["resumed"].returncode == 0, cli_runs["resumed"].stderr
+    whole = json.loads((cli_runs["base"] / "whole" / "results.json").read_text())
+    split = json.loads((cli_runs["base"] / "split" / "results.json").read_text())
+    assert whole["metrics"] == split["metrics"]
+    assert set(whole["metrics"]) == {"sad", "mse", "grad", "conn"}
+
+
+def test_resumed_run_ends_with_identical_weights(cli_runs):
+    whole = ckpt.load_checkpoint(cli_runs["base"] / "whole" / "checkpoint.pt")
+    split = ckpt.load_checkpoint(cli_runs["base"] / "split" / "checkpoint.pt")
+    assert whole["step"] == split["step"] == 7
+    for name, tensor in whole["model"].items():
+        assert torch.equal(tensor, split["model"][name]), name
+
+
+def test_results_file_records_the_run(cli_runs):
+    results = json.loads((cli_runs["base"] / "whole" / "results.json").read_text())
+    for key in ("task", "upsampler", "preset", "seed", "device", "git_commit", "config", "wall_time_s", "metrics"):
+        assert key in results
+    assert (results["task"], results["upsampler"], results["preset"], results["seed"]) == ("matting", "din_o2o", "quick", 1)
+    assert results["config"]["steps"] == 7
+
+
+def test_no_temporary_files_left_in_run_directory(cli_runs):
+    assert sorted(p.name for p in (cli_runs["base"] / "split").iterdir()) == ["checkpoint.pt", "results.json"]
+
+
+def test_checkpoint_save_failure_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint.pt"
+    ckpt.atomic_save({"step": 1}, path)
+
+    def broken_save(obj, f):
+        f.write(b"partial bytes")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        ckpt.atomic_save({"step": 2}, path)
+    monkeypatch.undo()
+    assert ckpt.load_checkpoint(path) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]
+
+
+def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    import random
+
+    import numpy as np
+
+    torch.manual_seed(3), np.random.seed(4), random.seed(5)
+    ckpt.atomic_save({"rng": ckpt.capture_rng_state()}, tmp_path / "c.pt")
+    first = (torch.rand(3), np.random.rand(3), random.random())
+    ckpt.restore_rng_state(ckpt.load_checkpoint(tmp_path / "c.pt")["rng"])
+    second = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1]) and first[2] == second[2]
+
+
+def test_batch_order_depends_only_on_seed_and_step():
+    whole = list(StepBatchSampler(20, 4, seed=2, total_steps=12))
+    resumed = list(StepBatchSampler(20, 4, seed=2, total_steps=12, start_step=7))
+    assert resumed == whole[7:]
+    assert sorted(sum(whole[:5], [])) == list(range(20))  # one epoch covers every sample once
+
+
+def test_ranks_split_the_global_batch():
+    ranks = [StepBatchSampler(20, 4, 0, 3, rank=r, world_size=2).batch_indices(1) for r in (0, 1)]
+    assert sorted(ranks[0] + ranks[1]) == sorted(StepBatchSampler(20, 4, 0, 3).batch_indices(1))
+
+
+def test_in_process_training_is_reproducible_and_beats_nothing_wrong(tmp_path):
+    first = train(tiny("reconstruction", "max_unpool"), tmp_path / "a", progress=False)
+    second = train(tiny("reconstruction", "max_unpool"), tmp_path / "b", progress=False)
+    assert first["metrics"] == second["metrics"]
+    assert torch.isfinite(torch.tensor(first["metrics"]["psnr"]))
+
+
+def test_segmentation_run_reports_miou_and_boundary_iou(tmp_path):
+    results = train(tiny("segmentation", "carafe", steps=2), tmp_path, progress=False)
+    assert set(results["metrics"]) == {"miou", "boundary_iou"}
+    assert 0 <= results["metrics"]["miou"] <= 1
+
+
+def test_existing_checkpoint_without_resume_is_refused(tmp_path):
+    train(tiny("reconstruction", "nearest", steps=2), tmp_path, progress=False)
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny("reconstruction", "nearest", steps=2), tmp_path, progress=False)
+
+
+def test_resume_with_a_different_config_is_refused(tmp_path):
+    train(tiny("reconstruction", "nearest", steps=2), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        train(tiny("reconstruction", "nearest", steps=3), tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "matting", "--upsampler", "bicubic"], "unknown --upsampler 'bicubic'"),
+    (["--task", "depth", "--upsampler", "hin"], "invalid choice: 'depth'"),
+    (["--task", "matting", "--upsampler", "hin", "--steps", "0"], "--steps must be >= 1"),
+    (["--task", "matting", "--upsampler", "hin", "--preset", "huge"], "invalid choice: 'huge'"),
+    (["--task", "segmentation", "--upsampler", "hin", "--model", "indexnet"], "matting model"),
+    (["--task", "matting", "--upsampler", "carafe", "--model", "indexnet"], "--model indexnet supports"),
+])
+def test_bad_cli_arguments_give_clear_errors(tmp_path, capsys, args, message):
+    from indexnet_edu.train import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--out", str(tmp_path), "--no-progress"])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_indexnet_option_mapping_follows_the_upsampler_name():
+    assert indexnet_options("max_unpool") == {"index": "maxpool", "nonlinear": False, "context": False}
+    assert indexnet_options("hin_ctx") == {"index": "holistic", "nonlinear": False, "context": True}
+    assert indexnet_options("din_m2o_nl_ctx") == {"index": "m2o", "nonlinear": True, "context": True}
+    with pytest.raises(ValueError):
+        indexnet_options("din_o2o_modelwise")
+
+
+def test_matting_loss_is_charbonnier_floor_for_a_perfect_prediction():
+    alpha = torch.rand(2, 1, 8, 8)
+    fg, bg = torch.rand(2, 3, 8, 8), torch.rand(2, 3, 8, 8)
+    batch = {"alpha": alpha, "fg": fg, "bg": bg, "image": alpha * fg + (1 - alpha) * bg,
+             "trimap": torch.full_like(alpha, 0.5)}
+    assert matting_loss(alpha, batch).item() == pytest.approx(1e-3, rel=1e-3)  # sqrt(eps) with eps=1e-6
+
+
+def test_charbonnier_ignores_pixels_outside_the_weight():
+    diff = torch.tensor([[[[3.0, 100.0]]]])
+    weight = torch.tensor([[[[1.0, 0.0]]]])
+    assert charbonnier(diff, weight).item() == pytest.approx(3.0, abs=1e-6)
+
+
+def test_torchrun_two_processes_on_cpu_write_results_once(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                           "-m", "indexnet_edu.train", "--task", "reconstruction", "--upsampler", "hin",
+                           "--steps", "3", "--out", str(tmp_path), "--no-progress"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "results.json"]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["world_size"] == 2 and results["steps"] == 3
+    assert 0 < results["metrics"]["psnr"] < 100
+    assert done.stdout.count("reconstruction/hin/seed0:") == 1
+
+
+def test_ctrl_c_writes_a_checkpoint_and_exits_130(tmp_path):
+    import signal
+    import time
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    process = subprocess.Popen([sys.executable, "-m", "indexnet_edu.train", "--task", "reconstruction",
+                                "--upsampler", "nearest", "--steps", "100000", "--out", str(tmp_path), "--no-progress"],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "checkpoint.pt").exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # the first periodic checkpoint proves training is under way
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    state = ckpt.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert state["step"] >= 50 and "interrupted after step" in stderr
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_indexnet_model_option_trains_the_full_matting_model(tmp_path):
+    config = make_config("matting", "max_unpool", model="indexnet", steps=1, n_train=8, n_test=2, size=32,
+                         batch_size=4)
+    results = train(config, tmp_path, progress=False)
+    assert results["parameters"] == 3_753_259
+    assert set(results["metrics"]) == {"sad", "mse", "grad", "conn"}
