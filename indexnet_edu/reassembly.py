@@ -16,6 +16,8 @@ from torch.autograd.function import once_differentiable
 from ._checks import check_choice, check_odd_kernel, check_positive_int, check_tensor
 
 PADDINGS = ("zeros", "replicate")
+#: Patch values gathered per step of the fast operator (16 MiB in float32): a few rows at a time.
+_CHUNK_VALUES = 1 << 22
 
 
 def check_reassembly_args(y, kernels, kernel_size, scale, groups, padding):
@@ -81,19 +83,22 @@ def carafe(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, groups: int
 # The fast operator.
 #
 # The textbook version (``indexnet_edu.bench.naive``) unfolds every k×k neighbourhood and
-# nearest-upsamples it: C·k²·s²·h·w values, 100× the input for k=5, s=2. Here the work goes
-# one low-resolution row at a time. The s×s output pixels above low-res pixel (row, x) each
-# take a dot product of their k² weights with the same k² neighbours, for every channel of
-# their group. Batched over x (and batch·group) that is one small matrix product per row,
+# nearest-upsamples it: C·k²·s²·h·w values, 100× the input for k=5, s=2. Here nothing is
+# upsampled. The s×s output pixels above low-res pixel (row, x) each take a dot product of
+# their own k² weights with the *same* k² neighbours, for every channel of their group.
+# Batched over pixels that is a small matrix product per pixel,
 #
-#     out[x, (i j), c] = Σ_k W[x, (i j), k] · patches[x, k, c]
-#                        (s² × k²)           (k² × C/G)
+#     out[pixel, (i j), c] = Σ_k W[pixel, (i j), k] · patches[pixel, k, c]
+#                            (s² × k²)               (k² × C/G)
 #
-# so the only temporaries are one row of patches (w·k²·C/G values, refilled in place) and
-# one row of output, and the arithmetic runs in BLAS. Working channels-last makes every
-# operand a plain strided matrix; one transpose at each end converts from and to B×C×H×W.
-# The buffers are allocated once and reused: fresh megabyte-sized allocations per row
-# would spend more time in page faults than in arithmetic.
+# done for a few low-res rows at a time (about _CHUNK_VALUES patch values), so the only
+# temporaries are those rows of patches and of output, and the arithmetic runs in BLAS.
+# Working channels-last makes every operand a plain strided matrix; one transpose at each
+# end converts from and to B×C×H×W. Buffers are allocated once per call and refilled:
+# fresh megabyte-sized allocations per step would cost more in page faults than the maths.
+# The backward mirrors it: dL/dW = dL/dout · patchesᵀ, dL/dpatches = Wᵀ · dL/dout, and the
+# patch gradients go back to where each neighbour was read with one ``index_add_`` per step
+# (few operator calls matter: on a busy machine every parallel call waits for its threads).
 # ---------------------------------------------------------------------------------------------
 
 
@@ -124,13 +129,34 @@ def _kernels_from_rows(rows: torch.Tensor, batch: int, scale: int) -> torch.Tens
     return rearrange(rows, "h (b g) w (i j) k -> b (g k) (h i) (w j)", b=batch, i=scale).contiguous()
 
 
-def _row_windows(features: torch.Tensor, row: int, kernel_size: int, width: int) -> torch.Tensor:
-    """A view (no copy) of the k×k neighbourhoods of one low-res row: (B·G)×w×k×k×c."""
+def _row_windows(features: torch.Tensor, first_row: int, rows: int, kernel_size: int, width: int) -> torch.Tensor:
+    """A view (no copy) of the k×k neighbourhoods of ``rows`` low-res rows from ``first_row``:
+    (B·G)×hp×wp×c → rows×(B·G)×w×k×k×c."""
     batch_groups, padded_height, padded_width, channels = features.shape
+    row_stride = padded_width * channels
     return features.as_strided(
-        (batch_groups, width, kernel_size, kernel_size, channels),
-        (padded_height * padded_width * channels, channels, padded_width * channels, channels, 1),
-        features.storage_offset() + row * padded_width * channels)
+        (rows, batch_groups, width, kernel_size, kernel_size, channels),
+        (row_stride, padded_height * row_stride, channels, row_stride, channels, 1),
+        features.storage_offset() + first_row * row_stride)
+
+
+def _row_chunks(height: int, values_per_row: int):
+    """(first row, number of rows) chunks holding about ``_CHUNK_VALUES`` patch values each.
+
+    Several rows per chunk keep the number of (parallel) operator calls small: on a busy
+    machine each call pays for gathering its threads, and hundreds of tiny calls pay often.
+    """
+    rows = max(1, min(height, _CHUNK_VALUES // max(1, values_per_row)))
+    return [(first, min(rows, height - first)) for first in range(0, height, rows)]
+
+
+def _patch_sources(shape, rows: int, kernel_size: int, width: int, device) -> torch.Tensor:
+    """Flat pixel index into a (B·G)×hp×wp map of every entry of ``rows`` rows of patches
+    (order rows×(B·G)×w×k×k, as :func:`_row_windows`), for the rows starting at row 0."""
+    batch_groups, padded_height, padded_width, _ = shape
+    r, n, x, dy, dx = (torch.arange(size, device=device).view([-1 if i == axis else 1 for i in range(5)])
+                       for axis, size in enumerate((rows, batch_groups, width, kernel_size, kernel_size)))
+    return (n * padded_height * padded_width + (r + dy) * padded_width + x + dx).reshape(-1)
 
 
 def _to_channels_first(rows: torch.Tensor, batch: int) -> torch.Tensor:
@@ -158,16 +184,23 @@ def _forward(padded, kernels, kernel_size, scale, groups):
     features = _channels_last(padded, groups)                        # (BG)×hp×wp×c
     weights = _kernel_rows(kernels, kernel_size, scale, groups)      # h×(BG)×w×s²×k²
     batch_groups, per_group = features.shape[0], features.shape[3]
-    pixels = batch_groups * width
-    patches = features.new_empty(batch_groups, width, kernel_size, kernel_size, per_group)
-    product = features.new_empty(pixels, scale * scale, per_group)
-    rows = features.new_empty(height, scale, batch_groups, width, scale, per_group)
-    for row in range(height):
-        patches.copy_(_row_windows(features, row, kernel_size, width))
-        torch.bmm(weights[row].view(pixels, scale * scale, -1), patches.view(pixels, -1, per_group),
+    area, phases = kernel_size**2, scale * scale
+    chunks = _row_chunks(height, batch_groups * width * area * per_group)
+    most = max(rows for _, rows in chunks)
+    patch_buffer = features.new_empty(most * batch_groups * width * area * per_group)
+    product_buffer = features.new_empty(most * batch_groups * width * phases * per_group)
+    out_rows = features.new_empty(height, scale, batch_groups, width, scale, per_group)
+    for first, rows in chunks:
+        pixels = rows * batch_groups * width
+        patches = patch_buffer[:pixels * area * per_group].view(rows, batch_groups, width, kernel_size,
+                                                                kernel_size, per_group)
+        patches.copy_(_row_windows(features, first, rows, kernel_size, width))
+        product = product_buffer[:pixels * phases * per_group].view(pixels, phases, per_group)
+        torch.bmm(weights[first:first + rows].view(pixels, phases, area), patches.view(pixels, area, per_group),
                   out=product)
-        rows[row].copy_(rearrange(product, "(n x) (i j) c -> i n x j c", n=batch_groups, i=scale))
-    return _to_channels_first(rows, batch)
+        out_rows[first:first + rows].copy_(
+            rearrange(product, "(r n x) (i j) c -> r i n x j c", r=rows, n=batch_groups, i=scale))
+    return _to_channels_first(out_rows, batch)
 
 
 def _backward(grad_out, padded, kernels, kernel_size, scale, groups, need_features, need_kernels):
@@ -177,24 +210,30 @@ def _backward(grad_out, padded, kernels, kernel_size, scale, groups, need_featur
     weights = _kernel_rows(kernels, kernel_size, scale, groups)
     grads = _to_rows(grad_out, groups, scale)                          # h×s×(BG)×w×s×c
     batch_groups, per_group = features.shape[0], features.shape[3]
-    pixels, area = batch_groups * width, kernel_size**2
-    grad_row = features.new_empty(pixels, scale * scale, per_group)
-    patches = features.new_empty(batch_groups, width, kernel_size, kernel_size, per_group)
-    grad_patches = features.new_empty(batch_groups, width, kernel_size, kernel_size, per_group)
+    area, phases = kernel_size**2, scale * scale
+    chunks = _row_chunks(height, batch_groups * width * area * per_group)
+    most = max(rows for _, rows in chunks)
+    grad_buffer = features.new_empty(most * batch_groups * width * phases * per_group)
+    patch_buffer = features.new_empty(most * batch_groups * width * area * per_group)
     grad_features = torch.zeros_like(features) if need_features else None
     grad_weights = torch.empty_like(weights) if need_kernels else None
-    for row in range(height):
-        grad_row.copy_(rearrange(grads[row], "i n x j c -> (n x) (i j) c"))
+    read_from = _patch_sources(features.shape, most, kernel_size, width, features.device) if need_features else None
+    for first, rows in chunks:
+        pixels = rows * batch_groups * width
+        grad_rows = grad_buffer[:pixels * phases * per_group].view(pixels, phases, per_group)
+        grad_rows.copy_(rearrange(grads[first:first + rows], "r i n x j c -> (r n x) (i j) c"))
+        patches = patch_buffer[:pixels * area * per_group].view(pixels, area, per_group)
         if need_kernels:  # dL/dW = dL/dout · patchesᵀ
-            patches.copy_(_row_windows(features, row, kernel_size, width))
-            torch.bmm(grad_row, patches.view(pixels, area, per_group).transpose(1, 2),
-                      out=grad_weights[row].view(pixels, scale * scale, area))
-        if need_features:  # dL/dpatches = Wᵀ · dL/dout, then back to where each entry was read
-            torch.bmm(weights[row].view(pixels, scale * scale, area).transpose(1, 2), grad_row,
-                      out=grad_patches.view(pixels, area, per_group))
-            for dx in range(kernel_size):  # one add per column offset covers all k rows at once
-                grad_features[:, row:row + kernel_size, dx:dx + width] += \
-                    grad_patches[:, :, :, dx].transpose(1, 2)
+            patches.view(rows, batch_groups, width, kernel_size, kernel_size, per_group).copy_(
+                _row_windows(features, first, rows, kernel_size, width))
+            torch.bmm(grad_rows, patches.transpose(1, 2),
+                      out=grad_weights[first:first + rows].view(pixels, phases, area))
+        if need_features:  # dL/dpatches = Wᵀ · dL/dout (reusing the patch buffer), then added
+            grad_patches = patches  # back to the k² places each neighbour was read from, in one call
+            torch.bmm(weights[first:first + rows].view(pixels, phases, area).transpose(1, 2), grad_rows,
+                      out=grad_patches)
+            targets = read_from[:pixels * area] + first * padded_width
+            grad_features.view(-1, per_group).index_add_(0, targets, grad_patches.view(-1, per_group))
     grad_padded = grad_kernels = None
     if need_features:
         grad_padded = _channels_first(grad_features, batch)

@@ -198,3 +198,16 @@ def test_matches_mmcv_cuda_carafe_vectors():
     torch.testing.assert_close(out, load("carafe_output.bin", (2, 64, 6, 6)), rtol=0, atol=1e-5)
     torch.testing.assert_close(feat.grad, load("carafe_feat_grad.bin", (2, 64, 3, 3)), rtol=0, atol=1e-5)
     torch.testing.assert_close(mask.grad, load("carafe_mask_grad.bin", (2, 100, 6, 6)), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk_values", [1, 2 * (2 * 4 * 9 * 4)])  # 1 row per step; steps of 2, 2, 1
+def test_results_do_not_depend_on_how_rows_are_chunked(monkeypatch, chunk_values):
+    from indexnet_edu import reassembly
+
+    y, kernels = random_case(12, 2, 8, 5, 4, 3, 2, 2)
+    grad_out = torch.randn(2, 8, 10, 8, dtype=torch.float64)
+    want = gradients(lambda a, b: naive_reassemble(a, b, 3, 2, 2, "replicate"), y, kernels, grad_out)
+    monkeypatch.setattr(reassembly, "_CHUNK_VALUES", chunk_values)
+    got = gradients(lambda a, b: reassemble(a, b, 3, 2, 2, "replicate"), y, kernels, grad_out)
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -1,7 +1,7 @@
 """How the benchmark measures: wall-clock medians and peak extra memory.
 
 Time. Each callable runs ``warmup`` times untimed, then ``repeats`` timed runs; the median
-is reported. When several callables are compared (fast vs naive) their repeats are
+is reported. As in ``timeit``, the cyclic garbage collector is paused during timed runs. When several callables are compared (fast vs naive) their repeats are
 *interleaved* — a, b, a, b, … — so a burst of load from other processes on a shared
 machine hits both sides alike and their ratio stays meaningful. On CUDA the device is
 synchronised before and after each run.
@@ -51,9 +51,16 @@ def median_times(fns: dict[str, Callable[[], object]], repeats: int = 5, warmup:
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            samples[name].append(time_once(fn, device))
+    gc.collect()  # like timeit: collect now, and keep the cyclic collector out of the timed runs
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            for name, fn in fns.items():
+                samples[name].append(time_once(fn, device))
+    finally:
+        if was_enabled:
+            gc.enable()
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -67,8 +74,9 @@ def _cpu_peak_extra_bytes(fn: Callable[[], object]) -> int:
 
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
+    events = prof.events()
     deltas = []
-    for event in prof.events():
+    for event in events:
         change = event.self_cpu_memory_usage
         if change > 0:
             deltas.append((event.time_range.start, change))
@@ -79,6 +87,8 @@ def _cpu_peak_extra_bytes(fn: Callable[[], object]) -> int:
     for _, change in deltas:
         held += change
         peak = max(peak, held)
+    del prof, events
+    gc.collect()  # the profiler's event objects are cyclic garbage: free them now, not mid-timing
     return int(peak)
 
 
