@@ -134,3 +134,9 @@ def test_committed_results_record_the_machine_and_all_upsamplers():
     assert {"cpu_model", "torch_threads", "torch"} <= set(results["machine"])
     assert {row["name"] for row in results["upsamplers"]} >= {"nearest", "bilinear", "carafe", "hin", "din_m2o"}
     assert [t["passed"] for t in results["targets"]] == [True] * 4
+
+
+def test_command_line_refuses_zero_threads(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--threads", "0", "--out", "unused"])
+    assert stop.value.code == 2 and "--threads must be >= 1" in capsys.readouterr().err
