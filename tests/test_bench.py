@@ -140,3 +140,22 @@ def test_command_line_refuses_zero_threads(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["--threads", "0", "--out", "unused"])
     assert stop.value.code == 2 and "--threads must be >= 1" in capsys.readouterr().err
+
+
+def test_throughput_is_a_fraction_of_peak_bandwidth_when_the_peak_is_known():
+    report = suite.reassembly_throughput("cpu", forward_ms=10.0, peak_bandwidth_gbs=100.0)
+    assert report["fraction_of_peak_bandwidth"] == pytest.approx(report["gb_per_s"] / 100.0)
+    assert "fraction_of_peak_bandwidth" not in suite.reassembly_throughput("cpu", forward_ms=10.0)
+
+
+def test_committed_results_render_as_a_report_with_four_target_lines():
+    from pathlib import Path
+
+    from indexnet_edu.bench.report import render
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu.json"
+    if not path.exists():
+        pytest.skip("no committed benchmarks/results/cpu.json yet")
+    text = render(suite.load_results(path))
+    assert sum(line.startswith(("PASS ", "FAIL ")) for line in text.splitlines()) == 4
+    assert "carafe" in text and "scaling with channels" in text

@@ -45,7 +45,9 @@ def render(results: dict) -> str:
     throughput = results.get("reassembly_throughput")
     if throughput:
         parts.append(f"fast reassembly forward moves ≥ {throughput['bytes_moved'] / 2**20:.0f} MiB: "
-                     f"{throughput['gb_per_s']:.1f} GB/s, {throughput['gflop_per_s']:.1f} GFLOP/s")
+                     f"{throughput['gb_per_s']:.1f} GB/s, {throughput['gflop_per_s']:.1f} GFLOP/s"
+                     + (f", {100 * throughput['fraction_of_peak_bandwidth']:.1f}% of peak memory bandwidth"
+                        if "fraction_of_peak_bandwidth" in throughput else ""))
     parts += ["", f"every upsampler, pair up(*down(x)) with x 1×{results['standard']['channels']}×"
               f"{results['standard']['size']}×{results['standard']['size']}:",
               format_table(results["upsamplers"], UPSAMPLER_COLUMNS)]

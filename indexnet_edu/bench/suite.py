@@ -119,14 +119,17 @@ def run_targets(device, repeats: int = 7) -> list[dict]:
     ]
 
 
-def reassembly_throughput(device, forward_ms: float) -> dict:
-    """Bytes the fast forward must move at least (read y and kernels, write out) per second."""
+def reassembly_throughput(device, forward_ms: float, peak_bandwidth_gbs: float | None = None) -> dict:
+    """Bytes the fast forward must move at least (read y and kernels, write out) per second,
+    and that as a fraction of the device's peak memory bandwidth when it is known (CUDA)."""
     y, kernels, _, spec = target_inputs(device)
     out_values = y.numel() * spec["scale"] ** 2
     moved = (y.numel() + kernels.numel() + out_values) * y.element_size()
     report = {"bytes_moved": moved, "forward_ms": forward_ms, "gb_per_s": moved / (forward_ms * 1e-3) / 1e9,
               "gflop_per_s": reassembly_flops(spec["channels"], spec["size"], spec["size"], spec["kernel_size"],
                                               spec["scale"]) / (forward_ms * 1e-3) / 1e9}
+    if peak_bandwidth_gbs:
+        report["fraction_of_peak_bandwidth"] = report["gb_per_s"] / peak_bandwidth_gbs
     return report
 
 
@@ -262,7 +265,7 @@ def run_suite(device: str = "cpu", quick: bool = False, progress: bool = True) -
         "flops": "torch FlopCounterMode (conv/matmul; a multiply-add counts 2; element-wise work counts 0)",
         "target_setup": TARGET,
         "targets": targets,
-        "reassembly_throughput": reassembly_throughput(device, forward_ms),
+        "reassembly_throughput": reassembly_throughput(device, forward_ms, machine.get("gpu_peak_bandwidth_gbs")),
         "standard": {**STANDARD, "description": "x is 1×64×64×64; pooled to 32×32 and restored to 64×64"},
         "upsamplers": run_upsamplers(device, plan["repeats"], progress=progress),
         "scaling": scaling_curves(device, plan["sizes"], plan["channels"], repeats=plan["scaling_repeats"],
