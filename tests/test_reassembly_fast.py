@@ -15,6 +15,16 @@ from indexnet_edu.bench.naive import naive_reassemble
 from indexnet_edu.reassembly import carafe, reassemble
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Exactness does not need threads, and on a busy shared CPU every parallel operator call
+    (gradcheck makes thousands) can wait a whole scheduler slice for its second thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 MMCV_CANDIDATES = [REPO.parent / "shared" / "reference" / "mmcv_carafe",
                    Path("/work/shared/reference/mmcv_carafe")]
 
