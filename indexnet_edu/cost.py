@@ -5,6 +5,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._checks import check_odd_kernel, check_positive_int
+
 
 def count_parameters(module: nn.Module) -> int:
     """Number of distinct parameters (a parameter shared by several stages counts once)."""
@@ -17,10 +19,31 @@ def count_flops(fn, *inputs) -> int:
     """FLOPs of one call ``fn(*inputs)`` as PyTorch's FlopCounterMode counts them.
 
     The counter covers convolutions and matrix products (a multiply-add counts 2);
-    element-wise work (activations, gating, softmax, interpolation) counts 0.
+    element-wise work (activations, gating, softmax, interpolation) counts 0. The fast
+    reassembly runs as batched matrix products, so it is counted in full; the naive
+    formulation (multiply then sum) would count 0 — use :func:`reassembly_flops` for it.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         fn(*inputs)
     return int(counter.get_total_flops())
+
+
+def reassembly_flops(channels: int, height: int, width: int, kernel_size: int, scale: int = 2) -> int:
+    """FLOPs of one reassembly of a C×h×w map (h×w low-resolution), counted analytically.
+
+    Every one of the C·s²·h·w outputs is a k²-term dot product: 2·C·k²·s²·h·w FLOPs
+    (a multiply-add counts 2, as in :func:`count_flops`). The number is the same for the
+    naive and the fast formulation; only where the values live differs.
+    """
+    channels, height, width = (check_positive_int(channels, "channels"), check_positive_int(height, "height"),
+                               check_positive_int(width, "width"))
+    kernel_size, scale = check_odd_kernel(kernel_size), check_positive_int(scale, "scale")
+    return 2 * channels * kernel_size**2 * scale**2 * height * width
+
+
+def naive_reassembly_values(channels: int, height: int, width: int, kernel_size: int, scale: int = 2) -> int:
+    """How many values the "unfold, nearest-upsample the patches" formulation materialises:
+    C·k²·s²·h·w — a copy of every neighbour for every output pixel (100× the input for k=5, s=2)."""
+    return reassembly_flops(channels, height, width, kernel_size, scale) // 2

@@ -1,0 +1,53 @@
+"""The lesson-08 checkers accept right answers and reject wrong ones with a hint."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from indexnet_edu.exercises_cost import check_naive_values, check_offset_loop, check_reassembly_flops
+
+
+def offset_loop(y, kernels, k, s):
+    padded = F.pad(y, (k // 2,) * 4)
+    height, width = y.shape[2:]
+    out = torch.zeros(y.shape[0], y.shape[1], s * height, s * width, dtype=y.dtype)
+    for dy in range(k):
+        for dx in range(k):
+            window = F.interpolate(padded[:, :, dy:dy + height, dx:dx + width], scale_factor=s, mode="nearest")
+            out += kernels[:, dy * k + dx:dy * k + dx + 1] * window
+    return out
+
+
+def test_naive_values_checker_accepts_the_formula():
+    assert check_naive_values(lambda c, h, w, k, s: c * k * k * s * s * h * w)
+
+
+def test_naive_values_checker_rejects_low_resolution_count_with_a_hint():
+    with pytest.raises(AssertionError, match="s²·h·w output pixels"):
+        check_naive_values(lambda c, h, w, k, s: c * k * k * h * w)
+
+
+def test_flops_checker_accepts_the_formula():
+    assert check_reassembly_flops(lambda c, h, w, k, s: 2 * c * k * k * s * s * h * w)
+
+
+def test_flops_checker_rejects_multiply_adds_counted_once():
+    with pytest.raises(AssertionError, match="counts as 2"):
+        check_reassembly_flops(lambda c, h, w, k, s: c * k * k * s * s * h * w)
+
+
+def test_offset_loop_checker_accepts_a_correct_loop():
+    assert check_offset_loop(offset_loop)
+
+
+def test_offset_loop_checker_rejects_a_transposed_kernel_order():
+    def transposed(y, kernels, k, s):
+        swapped = kernels.view(kernels.shape[0], k, k, *kernels.shape[2:]).transpose(1, 2).reshape(kernels.shape)
+        return offset_loop(y, swapped, k, s)
+
+    with pytest.raises(AssertionError, match="dy·k \\+ dx"):
+        check_offset_loop(transposed)
+
+
+def test_checkers_want_the_function_not_its_result():
+    with pytest.raises(TypeError, match="function itself"):
+        check_reassembly_flops(42)
