@@ -18,3 +18,14 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.fixture
 def rng():
     return torch.Generator().manual_seed(0)
+
+
+@pytest.fixture
+def one_thread():
+    """Run a test on one PyTorch thread. Tiny models and exactness checks gain nothing from a
+    second thread, and on a busy shared CPU every parallel operator call can wait a whole
+    scheduler slice for it (gradcheck makes thousands of calls)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

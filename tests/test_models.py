@@ -5,14 +5,7 @@ import torch
 from indexnet_edu.models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
 from indexnet_edu.registry import available_upsamplers
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is as fast, and avoids heavy thread contention on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def count(model):

@@ -12,18 +12,7 @@ from hypothesis import strategies as st
 from indexnet_edu.bench.naive import naive_reassemble
 from indexnet_edu.reassembly import carafe, reassemble
 
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Exactness does not need threads, and on a busy shared CPU every parallel operator call
-    (gradcheck makes thousands) can wait a whole scheduler slice for its second thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def loop_reassemble(y, kernels, kernel_size, scale, groups, padding):

@@ -1,24 +1,15 @@
 """Sweep runner, results table and report."""
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from indexnet_edu.checkpoint import atomic_write_json
 from indexnet_edu.sweep import load_results, render_report, result_path, run_sweep
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is as fast, and avoids heavy thread contention on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 ROOT = Path(__file__).resolve().parent.parent

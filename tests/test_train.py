@@ -12,14 +12,7 @@ from indexnet_edu import checkpoint as ckpt
 from indexnet_edu.tasks import charbonnier, indexnet_options, matting_loss
 from indexnet_edu.train import StepBatchSampler, make_config, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models: one thread is as fast, and avoids heavy thread contention on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 ROOT = Path(__file__).resolve().parent.parent

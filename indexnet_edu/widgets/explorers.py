@@ -223,7 +223,7 @@ class UpsamplingExplorer(_Explorer):
         return self._full[key]
 
     def _pictures(self) -> dict[str, bytes]:
-        view, full = self.compute(), self._full_pictures()
+        full = self._full_pictures()
         region = render.zoom_region(self.size, self.row, self.col, self.zoom)
         local_row, local_col = self.row - region[0], self.col - region[1]
 
