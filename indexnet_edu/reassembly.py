@@ -8,6 +8,8 @@ CARAFE semantics, kernels not renormalised) or the nearest valid pixel ("replica
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -178,15 +180,36 @@ def _to_rows(tensor: torch.Tensor, groups: int, scale: int) -> torch.Tensor:
                      j=scale).contiguous()
 
 
-def _forward(padded, kernels, kernel_size, scale, groups):
-    batch, _, padded_height, padded_width = padded.shape
+class _Layout(NamedTuple):
+    """What the forward and backward passes both derive from their inputs."""
+
+    features: torch.Tensor   # (B·G)×hp×wp×c, channels-last padded input
+    weights: torch.Tensor    # h×(B·G)×w×s²×k², kernels by low-res row
+    height: int
+    width: int               # low-res h, w
+    batch_groups: int
+    per_group: int           # B·G and C/G
+    area: int
+    phases: int              # k² and s²
+    chunks: list             # (first row, rows) steps
+    most: int                # the largest number of rows in a step
+
+
+def _layout(padded, kernels, kernel_size, scale, groups) -> _Layout:
+    _, _, padded_height, padded_width = padded.shape
     height, width = padded_height - kernel_size + 1, padded_width - kernel_size + 1
-    features = _channels_last(padded, groups)                        # (BG)×hp×wp×c
-    weights = _kernel_rows(kernels, kernel_size, scale, groups)      # h×(BG)×w×s²×k²
+    features = _channels_last(padded, groups)
     batch_groups, per_group = features.shape[0], features.shape[3]
-    area, phases = kernel_size**2, scale * scale
+    area = kernel_size**2
     chunks = _row_chunks(height, batch_groups * width * area * per_group)
-    most = max(rows for _, rows in chunks)
+    return _Layout(features, _kernel_rows(kernels, kernel_size, scale, groups), height, width, batch_groups,
+                   per_group, area, scale * scale, chunks, max(rows for _, rows in chunks))
+
+
+def _forward(padded, kernels, kernel_size, scale, groups):
+    batch = padded.shape[0]
+    features, weights, height, width, batch_groups, per_group, area, phases, chunks, most = \
+        _layout(padded, kernels, kernel_size, scale, groups)
     patch_buffer = features.new_empty(most * batch_groups * width * area * per_group)
     product_buffer = features.new_empty(most * batch_groups * width * phases * per_group)
     out_rows = features.new_empty(height, scale, batch_groups, width, scale, per_group)
@@ -204,15 +227,10 @@ def _forward(padded, kernels, kernel_size, scale, groups):
 
 
 def _backward(grad_out, padded, kernels, kernel_size, scale, groups, need_features, need_kernels):
-    batch, _, padded_height, padded_width = padded.shape
-    height, width = padded_height - kernel_size + 1, padded_width - kernel_size + 1
-    features = _channels_last(padded, groups)
-    weights = _kernel_rows(kernels, kernel_size, scale, groups)
+    batch, padded_width = padded.shape[0], padded.shape[3]
+    features, weights, height, width, batch_groups, per_group, area, phases, chunks, most = \
+        _layout(padded, kernels, kernel_size, scale, groups)
     grads = _to_rows(grad_out, groups, scale)                          # h×s×(BG)×w×s×c
-    batch_groups, per_group = features.shape[0], features.shape[3]
-    area, phases = kernel_size**2, scale * scale
-    chunks = _row_chunks(height, batch_groups * width * area * per_group)
-    most = max(rows for _, rows in chunks)
     grad_buffer = features.new_empty(most * batch_groups * width * phases * per_group)
     patch_buffer = features.new_empty(most * batch_groups * width * area * per_group)
     grad_features = torch.zeros_like(features) if need_features else None
