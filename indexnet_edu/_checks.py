@@ -43,7 +43,7 @@ def check_odd_kernel(value, name: str = "kernel_size") -> int:
 
 
 def check_positive_real(value, name: str) -> float:
-    """``value`` must be a finite real number > 0."""
+    """``value`` must be a real number > 0 (``inf`` is allowed: a limit some recipes accept)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
     if not value > 0:

@@ -42,11 +42,14 @@ class DySample(nn.Module):
         """Sampling positions in low-res pixel units, B×G×(s·h)×(s·w)×2 as (x, y)."""
         batch, _, height, width = y.shape
         s = self.scale
-        offsets = rearrange(self.offset(y) * self.scope, "b (g two i j) h w -> b g (h i) (w j) two",
+        # Coordinates need at least float32: in bf16 (autocast) a position near 64 is only
+        # resolved to ½ pixel, which would swallow the small learned offsets entirely.
+        dtype = torch.promote_types(y.dtype, torch.float32)
+        offsets = rearrange(self.offset(y).to(dtype) * self.scope, "b (g two i j) h w -> b g (h i) (w j) two",
                             g=self.groups, two=2, i=s, j=s)
         # Bilinear's own sampling point for output o = s·n + a is n + (a + ½)/s − ½.
-        rows = (torch.arange(s * height, device=y.device, dtype=y.dtype) + 0.5) / s - 0.5
-        cols = (torch.arange(s * width, device=y.device, dtype=y.dtype) + 0.5) / s - 0.5
+        rows = (torch.arange(s * height, device=y.device, dtype=dtype) + 0.5) / s - 0.5
+        cols = (torch.arange(s * width, device=y.device, dtype=dtype) + 0.5) / s - 0.5
         base = torch.stack(torch.meshgrid(cols, rows, indexing="xy"), dim=-1)  # (s·h)×(s·w)×2
         return base + offsets
 
@@ -55,9 +58,9 @@ class DySample(nn.Module):
         check_channels(y, self.channels, "DySample")
         height, width = y.shape[-2:]
         points = self.sampling_points(y)
-        size = torch.tensor([width, height], device=y.device, dtype=y.dtype)
+        size = torch.tensor([width, height], device=y.device, dtype=points.dtype)
         grid = (points + 0.5) / size * 2 - 1  # grid_sample's align_corners=False convention
-        grouped = rearrange(y, "b (g c) h w -> (b g) c h w", g=self.groups)
+        grouped = rearrange(y, "b (g c) h w -> (b g) c h w", g=self.groups).to(grid.dtype)
         out = F.grid_sample(grouped, rearrange(grid, "b g h w two -> (b g) h w two"), mode="bilinear",
                             padding_mode="border", align_corners=False)
-        return rearrange(out, "(b g) c h w -> b (g c) h w", g=self.groups)
+        return rearrange(out, "(b g) c h w -> b (g c) h w", g=self.groups).to(y.dtype)

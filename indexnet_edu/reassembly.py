@@ -31,6 +31,10 @@ def check_reassembly_args(y, kernels, kernel_size, scale, groups, padding):
     groups = check_positive_int(groups, "groups")
     check_choice(padding, "padding", PADDINGS)
     batch, channels, height, width = y.shape
+    if kernels.device != y.device:
+        raise ValueError(f"y and kernels must be on the same device, got {y.device} and {kernels.device}")
+    if 0 in y.shape:
+        raise ValueError(f"y must not be empty, got shape {tuple(y.shape)}")
     if channels % groups:
         raise ValueError(f"channels of y must be divisible by groups={groups}, got C={channels}")
     expected = (batch, groups * kernel_size**2, scale * height, scale * width)
@@ -67,7 +71,7 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
 
     Returns:
         B×C×(s·h)×(s·w). Differentiable in ``y`` and ``kernels`` (hand-written backward,
-        see :class:`_Reassembly`); never holds more than one row of k×k patches at a time.
+        see :class:`_Reassembly`); holds a few rows of k×k patches at a time, never all of them.
     """
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)

@@ -37,14 +37,14 @@ class UpsamplerSpec:
     build: Callable[..., Resampler]
     description: str
     kernel_source: str
-    make_shared: Callable[[int], nn.Module] | None = None
+    make_shared: Callable[..., nn.Module] | None = None
 
 
 _REGISTRY: dict[str, UpsamplerSpec] = {}
 
 
 def register_upsampler(name: str, build: Callable[..., Resampler], description: str, kernel_source: str,
-                       make_shared: Callable[[int], nn.Module] | None = None) -> None:
+                       make_shared: Callable[..., nn.Module] | None = None) -> None:
     """Add an upsampler; ``build(channels, stride, shared=None, **kwargs)`` returns a Resampler."""
     if name in _REGISTRY:
         raise ValueError(f"upsampler {name!r} is already registered")
@@ -70,7 +70,7 @@ def create_upsampler(name: str, channels: int, stride: int = 2, **kwargs) -> Res
     spec = upsampler_spec(name)
     channels = check_positive_int(channels, "channels")
     stride = check_positive_int(stride, "stride")
-    shared = spec.make_shared(stride) if spec.make_shared else None
+    shared = spec.make_shared(stride, **kwargs) if spec.make_shared else None
     return spec.build(channels, stride, shared=shared, **kwargs)
 
 
@@ -80,13 +80,13 @@ def create_upsamplers(name: str, channels: Sequence[int], stride: int = 2, **kwa
     if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
         raise TypeError(f"channels must be a non-empty sequence of ints (one per stage), got {channels!r}")
     stride = check_positive_int(stride, "stride")
-    shared = spec.make_shared(stride) if spec.make_shared and spec.name.endswith("modelwise") else None
+    shared = spec.make_shared(stride, **kwargs) if spec.make_shared and spec.name.endswith("modelwise") else None
     stages = []
     for width in channels:
         width = check_positive_int(width, "channels[i]")
         stage_shared = shared
         if spec.make_shared and stage_shared is None:
-            stage_shared = spec.make_shared(stride)
+            stage_shared = spec.make_shared(stride, **kwargs)
         stages.append(spec.build(width, stride, shared=stage_shared, **kwargs))
     return nn.ModuleList(stages)
 
@@ -137,13 +137,13 @@ for _family, (_kind, _mode, _text) in _FAMILIES.items():
 
 def _shared_build(channels, stride, shared=None, **kwargs):
     if shared is None:
-        shared = SharedDepthwiseIndexBlock(stride)
+        shared = SharedDepthwiseIndexBlock(stride, **kwargs)
     return IndexResampler(channels, stride, shared)
 
 
 register_upsampler("din_o2o_stagewise_shared", _shared_build,
                    "O2O index function shared by the channels of one stage", "encoder",
-                   make_shared=lambda stride: SharedDepthwiseIndexBlock(stride))
+                   make_shared=SharedDepthwiseIndexBlock)
 register_upsampler("din_o2o_modelwise", _shared_build,
                    "O2O index function shared by every channel of every stage", "encoder",
-                   make_shared=lambda stride: SharedDepthwiseIndexBlock(stride))
+                   make_shared=SharedDepthwiseIndexBlock)

@@ -31,10 +31,13 @@ class Resampler(nn.Module):
         self.channels = check_positive_int(channels, "channels")
         self.stride = check_positive_int(stride, "stride")
 
-    def down(self, x: torch.Tensor):
+    def _check_down(self, x: torch.Tensor) -> None:
         check_tensor(x, "x", ndim=4)
         check_channels(x, self.channels, type(self).__name__)
         check_divisible(x, self.stride)
+
+    def down(self, x: torch.Tensor):
+        self._check_down(x)
         return F.max_pool2d(x, self.stride), None
 
     def up(self, y: torch.Tensor, state=None) -> torch.Tensor:
@@ -64,11 +67,12 @@ class InterpolationResampler(Resampler):
 
 
 class DeconvResampler(Resampler):
-    """Transposed convolution, kernel 2s, stride s, padding s/2 (overlaps → checkerboards)."""
+    """Transposed convolution, stride s, kernel 2s (2s+1 for odd s), padding ⌈s/2⌉: output
+    exactly s·h × s·w. Neighbouring kernels overlap unevenly, hence checkerboards."""
 
     def __init__(self, channels: int, stride: int = 2):
         super().__init__(channels, stride)
-        self.deconv = nn.ConvTranspose2d(channels, channels, 2 * stride, stride, stride // 2)
+        self.deconv = nn.ConvTranspose2d(channels, channels, 2 * stride + stride % 2, stride, (stride + 1) // 2)
 
     def _upsample(self, y, state):
         return self.deconv(y)
@@ -89,7 +93,7 @@ class MaxUnpoolResampler(Resampler):
     """SegNet's max pooling / max unpooling, written as IP/IU with the one-hot argmax index."""
 
     def down(self, x):
-        super().down(x)  # argument checks
+        self._check_down(x)
         index = max_index(x, self.stride)
         return indexed_pool(x, index, self.stride), index
 
@@ -127,7 +131,7 @@ class IndexResampler(Resampler):
         self.block = block
 
     def down(self, x):
-        super().down(x)  # argument checks
+        self._check_down(x)
         encoder_index, decoder_index = self.block(x)
         return indexed_pool(x, encoder_index, self.stride), decoder_index
 

@@ -112,12 +112,16 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads) for t, u, s in todo]
             errors = []
-            for future in futures:
-                try:
-                    future.result()
-                except RuntimeError as error:
-                    errors.append(str(error))
-                bar.update(1)
+            try:
+                for future in futures:
+                    try:
+                        future.result()
+                    except RuntimeError as error:
+                        errors.append(str(error))
+                    bar.update(1)
+            except KeyboardInterrupt:  # Ctrl-C: running jobs checkpoint and stop; start no queued one
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
         if errors:
             raise RuntimeError(f"{len(errors)} of {len(todo)} jobs failed; first:\n{errors[0]}")
     bar.close()

@@ -6,7 +6,10 @@
 
 Exact resume: the checkpoint holds model, optimizer, scheduler, step and the torch / NumPy /
 Python RNG states, and the data order is a pure function of (seed, step), so an interrupted
-and resumed run ends bit-for-bit where an uninterrupted one does (on the same device).
+and resumed run ends bit-for-bit where an uninterrupted one does on the CPU (tested). On CUDA
+cuDNN is made deterministic, but some backward kernels (scatter-adds in the reassembly and
+grid_sample backward) still accumulate in a varying order, so a resumed GPU run agrees with
+an uninterrupted one to round-off, not bit-for-bit.
 Ctrl-C is deferred to the end of the current step: a checkpoint is written, then the run
 exits with status 130.
 """
@@ -101,6 +104,10 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
     if unknown:
         raise ValueError(f"unknown config fields {sorted(unknown)}")
     values.update(overrides)
+    for name in ("steps", "batch_size", "size", "n_train", "n_test", "checkpoint_every"):
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
     values["widths"] = tuple(values["widths"])
     config = TrainConfig(task=task, upsampler=upsampler, preset=preset, seed=seed, model=model, **values)
     if model == "indexnet":
@@ -180,17 +187,20 @@ class _DeferredInterrupt:
 def _distributed_context():
     """(rank, world_size, device) — initialises the process group under torchrun."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    # A process gets a GPU only when there is one for its local rank: more processes than
+    # GPUs (e.g. a CPU rehearsal of torchrun on a one-GPU machine) run on the CPU with gloo.
+    use_cuda = torch.cuda.is_available() and local_rank < torch.cuda.device_count()
     if world_size > 1 and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     rank = dist.get_rank() if world_size > 1 else 0
-    if torch.cuda.is_available():
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if use_cuda:
         torch.cuda.set_device(local_rank)
-        device = torch.device("cuda", local_rank)
-    else:
-        device = torch.device("cpu")
-    return rank, world_size, device
+        # Exact resume needs deterministic kernels (cuDNN autotuning and atomics otherwise vary).
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        return rank, world_size, torch.device("cuda", local_rank)
+    return rank, world_size, torch.device("cpu")
 
 
 def _seed_everything(seed: int) -> None:

@@ -147,3 +147,13 @@ def test_an_index_upsampler_without_its_index_says_what_it_needs():
 def test_bilinear_kernels_reject_a_non_positive_size():
     with pytest.raises(ValueError, match=r"h must be a positive int, got 0"):
         ie.bilinear_kernels(0, 4)
+
+
+def test_reassembly_inputs_on_different_devices_are_rejected():
+    with pytest.raises(ValueError, match=r"same device, got cpu and meta"):
+        ie.reassemble(x4(), torch.ones(1, 9, 16, 16, device="meta"), 3)
+
+
+def test_an_empty_map_is_rejected_before_reassembly():
+    with pytest.raises(ValueError, match=r"y must not be empty, got shape \(0, 3, 8, 8\)"):
+        ie.reassemble(torch.ones(0, 3, 8, 8), torch.ones(0, 9, 16, 16), 3)

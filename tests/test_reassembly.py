@@ -130,3 +130,17 @@ def test_dysample_offsets_move_the_samples():
     torch.nn.init.constant_(module.offset.bias, 1.0)
     y = torch.randn(1, 4, 6, 6)
     assert not torch.allclose(module(y), F.interpolate(y, scale_factor=2, mode="bilinear"), atol=1e-3)
+
+
+def test_dysample_keeps_its_sampling_coordinates_in_float32_for_low_precision_inputs():
+    torch.manual_seed(0)
+    module = ie.DySample(4, groups=1)
+    torch.nn.init.zeros_(module.offset.weight)
+    torch.nn.init.constant_(module.offset.bias, 0.02)  # a small learned shift, 0.02·0.25 = 0.005 px
+    y = torch.randn(1, 4, 64, 64)
+    points = module.to(torch.bfloat16).sampling_points(y.to(torch.bfloat16))
+    assert points.dtype == torch.float32
+    # bf16 coordinates near 64 are spaced ½ px apart and would lose the 0.005 px shift
+    base = (torch.arange(128, dtype=torch.float32) + 0.5) / 2 - 0.5
+    assert torch.allclose(points[0, 0, 0, :, 0] - base, torch.full((128,), 0.005), atol=1e-4)
+    assert module(y.to(torch.bfloat16)).dtype == torch.bfloat16

@@ -79,3 +79,19 @@ def test_create_upsamplers_builds_one_stage_per_width():
     assert [stage.channels for stage in stages] == [8, 16]
     with pytest.raises(TypeError, match="non-empty sequence"):
         ie.create_upsamplers("carafe", 8)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 4, 5])
+def test_deconvolution_restores_exactly_s_times_the_size_for_odd_and_even_strides(stride):
+    pair = ie.create_upsampler("deconv", 2, stride)
+    assert pair.up(torch.randn(1, 2, 3, 4)).shape == (1, 2, 3 * stride, 4 * stride)
+
+
+@pytest.mark.parametrize("name", ["din_o2o_modelwise", "din_o2o_stagewise_shared"])
+def test_shared_o2o_families_honour_nonlinear_and_context(name):
+    linear = ie.create_upsampler(name, 4)
+    richer = ie.create_upsampler(name, 4, nonlinear=True, context=True)
+    assert richer.block.per_channel.nonlinear and richer.block.per_channel.context
+    assert sum(p.numel() for p in richer.parameters()) > sum(p.numel() for p in linear.parameters())
+    stages = ie.create_upsamplers(name, [4, 8], nonlinear=True)
+    assert all(stage.block.per_channel.nonlinear for stage in stages)

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args, timeout=300):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
     return subprocess.run([sys.executable, "-m", "indexnet_edu.train", *args, "--no-progress"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -185,7 +185,7 @@ def test_charbonnier_ignores_pixels_outside_the_weight():
 
 
 def test_torchrun_two_processes_on_cpu_write_results_once(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                            "-m", "indexnet_edu.train", "--task", "reconstruction", "--upsampler", "hin",
                            "--steps", "3", "--out", str(tmp_path), "--no-progress"],
@@ -202,7 +202,7 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_130(tmp_path):
     import signal
     import time
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
     process = subprocess.Popen([sys.executable, "-m", "indexnet_edu.train", "--task", "reconstruction",
                                 "--upsampler", "nearest", "--steps", "100000", "--out", str(tmp_path), "--no-progress"],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -223,3 +223,9 @@ def test_indexnet_model_option_trains_the_full_matting_model(tmp_path):
     results = train(config, tmp_path, progress=False)
     assert results["parameters"] == 3_753_259
     assert set(results["metrics"]) == {"sad", "mse", "grad", "conn"}
+
+
+@pytest.mark.parametrize("field", ["checkpoint_every", "batch_size", "n_test"])
+def test_make_config_refuses_a_non_positive_count(field):
+    with pytest.raises(ValueError, match=rf"{field} must be an int >= 1, got 0"):
+        make_config("matting", "hin", "quick", 0, **{field: 0})

@@ -17,10 +17,17 @@ def committed_results(name: str = "cpu.json") -> Path | None:
 
 
 def fast_working_values(channels: int, height: int, width: int, kernel_size: int, scale: int = 2) -> int:
-    """Values the fast operator holds besides its output: one row of patches plus one row of
-    output (both w·(…)·C), and the channels-last copy of the padded input."""
+    """Values the fast operator's forward holds besides its output (batch 1, one group): the
+    padded input and its channels-last copy, the kernels regrouped by row, a chunk of rows of
+    patches and of products (as many rows as fit in ``_CHUNK_VALUES`` patch values), and an
+    output-sized staging buffer laid out by rows."""
+    from ..reassembly import _CHUNK_VALUES
+
+    area, phases = kernel_size**2, scale**2
     padded = (height + kernel_size - 1) * (width + kernel_size - 1)
-    return channels * (width * kernel_size**2 + width * scale**2 + padded)
+    rows = max(1, min(height, _CHUNK_VALUES // (width * area * channels)))
+    return (2 * channels * padded + area * phases * height * width
+            + rows * width * channels * (area + phases) + channels * phases * height * width)
 
 
 def plot_memory_model(channels: int = 256, kernel_size: int = 5, scale: int = 2, sizes=(16, 32, 64, 128)):
@@ -31,7 +38,7 @@ def plot_memory_model(channels: int = 256, kernel_size: int = 5, scale: int = 2,
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
     ax.plot(sizes, naive, "o-", label="naive: upsampled patches C·k²·s²·h·w")
     ax.plot(sizes, output, "s--", label="the output itself C·s²·h·w")
-    ax.plot(sizes, fast, "^-", label="fast: one row of patches + input copy")
+    ax.plot(sizes, fast, "^-", label="fast: a chunk of rows + input and staging copies")
     ax.set(xscale="log", yscale="log", xlabel="low-resolution size h = w",
            ylabel="MiB (float32)", title=f"Extra memory of reassembly, C={channels}, k={kernel_size}, ×{scale}")
     ax.set_xticks(sizes, [str(n) for n in sizes])
