@@ -51,3 +51,11 @@ def test_offset_loop_checker_rejects_a_transposed_kernel_order():
 def test_checkers_want_the_function_not_its_result():
     with pytest.raises(TypeError, match="function itself"):
         check_reassembly_flops(42)
+
+
+def test_a_stub_is_reported_as_not_attempted_instead_of_crashing(capsys):
+    def stub(c, h, w, k, s):
+        raise NotImplementedError
+
+    assert check_reassembly_flops(stub) is False
+    assert "not attempted yet" in capsys.readouterr().out
