@@ -38,6 +38,11 @@ def atomic_save(obj, path) -> None:
     _atomic_write(Path(path), lambda f: torch.save(obj, f))
 
 
+def atomic_write_text(text: str, path) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
 def atomic_write_json(obj, path) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     _atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write_json
+from .checkpoint import atomic_write_json, atomic_write_text
 from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
@@ -241,9 +241,7 @@ def render_report(table: ResultsTable, out) -> list[Path]:
             written.append(path)
     summary = out / "summary.md"
     text = "# Sweep results (mean ± std over seeds)\n\n" + "\n".join(sections)
-    tmp = summary.with_suffix(".md.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, summary)
+    atomic_write_text(text, summary)
     return [summary] + written
 
 

@@ -34,6 +34,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
 from .checkpoint import atomic_save, atomic_write_json, capture_rng_state, load_checkpoint, restore_rng_state
+from .cost import count_parameters
 from .registry import available_upsamplers
 from .tasks import MODEL_KINDS, TASKS, build_model, loss_fn, model_inputs, prediction, score
 
@@ -332,7 +333,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
             "task": config.task, "upsampler": config.upsampler, "model": config.model, "preset": config.preset,
             "seed": config.seed, "device": device_name(device), "world_size": world_size,
             "git_commit": git_commit(), "config": asdict(config), "wall_time_s": wall, "steps": step,
-            "parameters": sum(p.numel() for p in model.parameters()), "torch": torch.__version__,
+            "parameters": count_parameters(model), "torch": torch.__version__,
             "metrics": evaluate(model, config, test_set, device),
         }
         atomic_write_json(results, out_dir / RESULTS_NAME)

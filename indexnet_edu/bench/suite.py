@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as _dt
 import importlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..checkpoint import atomic_write_text
 from ..cost import count_flops, count_parameters, naive_reassembly_values, reassembly_flops
 from ..indexing import indexed_upsample
 from ..reassembly import reassemble
@@ -279,18 +278,8 @@ def run_suite(device: str = "cpu", quick: bool = False, progress: bool = True) -
 
 def write_json(results: dict, folder, name: str) -> Path:
     """Write ``results`` to ``folder/name`` atomically (temp file, then rename)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / name
-    handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(results, stream, indent=1, ensure_ascii=False)
-            stream.write("\n")
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    target = Path(folder) / name
+    atomic_write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", target)
     return target
 
 
