@@ -3,9 +3,18 @@
 Each helper raises a ``TypeError`` or ``ValueError`` whose message names what was
 expected and what came, so a user sees the mistake at the call they wrote instead of
 a stack trace from deep inside PyTorch.
+
+Conventions every entry point follows:
+
+* numbers: any ``numbers.Integral`` / ``numbers.Real`` is accepted where a Python int / float
+  is (NumPy scalars such as ``np.int64(3)`` and ``np.float32(1)`` included); ``bool`` is never
+  taken for a number; NaN is refused everywhere, and ±inf unless the parameter says otherwise.
+* degenerate shapes: an empty batch (B = 0) gives an empty result of the right shape; a map
+  with no channels or a zero height or width is refused with a ValueError naming its shape.
 """
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import torch
@@ -22,6 +31,9 @@ def check_tensor(value, name: str, ndim: int | None = None, floating: bool = Tru
         )
     if floating and not value.is_floating_point():
         raise TypeError(f"{name} must have a floating-point dtype, got {value.dtype}")
+    if ndim == 4 and 0 in value.shape[1:]:
+        raise ValueError(f"{name} must have at least one channel and a non-empty H×W (only the batch may be "
+                         f"empty), got shape {tuple(value.shape)}")
     return value
 
 
@@ -34,6 +46,15 @@ def check_positive_int(value, name: str) -> int:
     return int(value)
 
 
+def check_nonnegative_int(value, name: str) -> int:
+    """``value`` must be an int >= 0 (a seed, a count that may be zero); bools are refused."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= 0, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value}")
+    return int(value)
+
+
 def check_odd_kernel(value, name: str = "kernel_size") -> int:
     """``value`` must be a positive odd int (a kernel with a centre)."""
     value = check_positive_int(value, name)
@@ -42,13 +63,34 @@ def check_odd_kernel(value, name: str = "kernel_size") -> int:
     return value
 
 
-def check_positive_real(value, name: str) -> float:
-    """``value`` must be a real number > 0 (``inf`` is allowed: a limit some recipes accept)."""
+def _real(value, name: str, expected: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
-    if not value > 0:
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if math.isnan(number):
+        raise ValueError(f"{name} must be {expected}, got nan")
+    return number
+
+
+def check_positive_real(value, name: str, allow_inf: bool = True) -> float:
+    """``value`` must be a real number > 0; ``inf`` only with ``allow_inf`` (a limit some
+    recipes accept, e.g. an infinite softmax temperature); NaN never."""
+    number = _real(value, name, "a positive number")
+    if not number > 0:
         raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
+    if not allow_inf and math.isinf(number):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return number
+
+
+def check_finite_real(value, name: str, minimum: float | None = None) -> float:
+    """``value`` must be a finite real number (>= ``minimum`` if given)."""
+    number = _real(value, name, "a finite number")
+    if math.isinf(number):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return number
 
 
 def check_choice(value, name: str, choices) -> str:

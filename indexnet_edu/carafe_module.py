@@ -28,6 +28,10 @@ class CARAFE(nn.Module):
         groups: G kernel groups.
 
     With C=256 and the paper's defaults it has 74,148 parameters (16,448 + 57,700).
+
+    ``forward(y)``: B×C×h×w → B×C×(s·h)×(s·w); an empty batch (B = 0) gives an empty result.
+    Raises TypeError/ValueError for a non-floating or non-4-D ``y``, the wrong C, or a map with
+    no channels or an empty h×w.
     """
 
     def __init__(self, channels: int, scale: int = 2, k_up: int = 5, k_enc: int = 3, c_mid: int = 64,
@@ -56,7 +60,8 @@ class CARAFE(nn.Module):
         logits = F.pixel_shuffle(self.encoder(self.compressor(y)), self.scale)
         batch, _, height, width = logits.shape
         logits = logits.view(batch, self.groups, self.k_up**2, height, width)
-        return torch.softmax(logits, dim=2).view(batch, -1, height, width)
+        # Explicit sizes (no -1): an empty batch keeps its shape B×(G·k²)×sH×sW.
+        return torch.softmax(logits, dim=2).view(batch, self.groups * self.k_up**2, height, width)
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return carafe(y, self.kernels(y), self.k_up, groups=self.groups, scale=self.scale)

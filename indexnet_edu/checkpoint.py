@@ -17,16 +17,80 @@ import numpy as np
 import torch
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read (truncated, corrupt, not a checkpoint)."""
+
+
+class OutputDirError(ValueError):
+    """An output folder that cannot be used (a file in the way, not writable)."""
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux /proc)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting, restored at once
+    os.umask(mask)
+    return mask
+
+
+def stale_temporaries(path) -> list[Path]:
+    """Temp files ``.NAME.*.tmp`` beside ``path`` left by saves that were killed mid-write."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{path.name}.*.tmp")) if path.parent.is_dir() else []
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Delete :func:`stale_temporaries` of ``path`` (call it when no save of ``path`` is running)."""
+    removed = stale_temporaries(path)
+    for stale in removed:
+        stale.unlink(missing_ok=True)
+    return removed
+
+
+def prepare_output_dir(directory) -> Path:
+    """Create ``directory`` (and parents) and prove it writable with a probe file, before any work.
+
+    Raises:
+        OutputDirError: a file is in the way, or the folder cannot be created or written.
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise OutputDirError(f"{directory} exists and is not a directory; choose another output folder")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory, prefix=".write-probe."):
+            pass
+    except OSError as error:
+        raise OutputDirError(f"cannot write to {directory} ({error.strerror or error}); "
+                             "choose a writable output folder") from error
+    return directory
+
+
 def _atomic_write(path: Path, write) -> None:
-    """Call ``write(file_object)`` on a temp file next to ``path``, then rename it into place."""
+    """Call ``write(file_object)`` on a temp file next to ``path``, then rename it into place.
+
+    The file gets the permissions a plain ``open()`` would give (0o666 minus the umask), not
+    the temp file's private 0o600. A failing write (a full disk, say) removes the temp file
+    and raises an ``OSError`` naming ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            try:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
+                raise OSError(f"could not write {path}: {str(error).splitlines()[0] if str(error) else error!r} "
+                              "(is the disk full?); free space or choose another output folder") from error
+        os.chmod(handle.name, 0o666 & ~current_umask())
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -48,9 +112,25 @@ def atomic_write_json(obj, path) -> None:
     _atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True).encode() + b"\n"))
 
 
-def load_checkpoint(path):
-    """Load a checkpoint written by :func:`atomic_save` (``weights_only=True``: no pickled code)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+def load_checkpoint(path, required=()):
+    """Load a checkpoint written by :func:`atomic_save` (``weights_only=True``: no pickled code).
+
+    Raises:
+        CheckpointError: the file is truncated, corrupt, not a checkpoint dict, or lacks one
+            of the ``required`` keys — the message names the file and the cure.
+    """
+    cure = "delete it to start that run over, or use a fresh output folder"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # EOFError, zip errors (RuntimeError), UnpicklingError, ...
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"the checkpoint {path} is corrupt or truncated ({first_line}); {cure}") from error
+    missing = [key for key in required if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise CheckpointError(f"the checkpoint {path} is not a complete checkpoint (missing {missing}); {cure}")
+    return state
 
 
 def capture_rng_state() -> dict:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_channels, check_positive_int, check_tensor
+from ._checks import check_channels, check_finite_real, check_positive_int, check_tensor
 
 
 class DySample(nn.Module):
@@ -23,7 +23,12 @@ class DySample(nn.Module):
         channels: C of the input, divisible by ``groups``.
         scale: factor s.
         groups: channel groups sharing one sampling position (4 in the paper).
-        scope: multiplier on the predicted offsets (0.25 in the paper).
+        scope: multiplier on the predicted offsets (0.25 in the paper); a finite number >= 0
+            (0 makes it plain bilinear upsampling).
+
+    Raises:
+        TypeError: a non-int count or a non-number ``scope`` (bools refused).
+        ValueError: counts < 1, channels not divisible by groups, ``scope`` NaN, ±inf or < 0.
     """
 
     def __init__(self, channels: int, scale: int = 2, groups: int = 4, scope: float = 0.25):
@@ -33,7 +38,7 @@ class DySample(nn.Module):
         self.groups = check_positive_int(groups, "groups")
         if channels % groups:
             raise ValueError(f"channels must be divisible by groups={groups}, got channels={channels}")
-        self.scope = float(scope)
+        self.scope = check_finite_real(scope, "scope", minimum=0.0)
         self.offset = nn.Conv2d(channels, 2 * groups * scale**2, 1)
         nn.init.normal_(self.offset.weight, std=0.001)
         nn.init.zeros_(self.offset.bias)

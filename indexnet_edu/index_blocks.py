@@ -45,7 +45,16 @@ def normalise_index(logits: torch.Tensor, stride: int) -> tuple[torch.Tensor, to
 
     Returns two B×C×(h·s)×(w·s) tensors: ``enc = softmax(sigmoid(z))`` over the s² axis and
     ``dec = sigmoid(z)``, each sub-position k placed at (k // s, k % s) of its window.
+
+    Raises:
+        TypeError: ``logits`` not a floating tensor, ``stride`` not an int.
+        ValueError: ``logits`` not 5-D with s² entries on axis 2, or with an empty C, h or w.
     """
+    check_tensor(logits, "logits")
+    stride = check_positive_int(stride, "stride")
+    if logits.dim() != 5 or logits.shape[2] != stride**2 or 0 in logits.shape[1:]:
+        raise ValueError(f"logits must be B×C×s²×h×w with s²={stride**2} sub-positions on axis 2 and non-empty "
+                         f"C, h, w (stride={stride}), got shape {tuple(logits.shape)}")
     dec = torch.sigmoid(logits)
     enc = torch.softmax(dec, dim=2)
     shuffle = "b c (s1 s2) h w -> b c (h s1) (w s2)"

@@ -5,6 +5,12 @@ Notation (SPEC §1): ``x`` is B×C×H×W, ``s`` the stride, and an index map ``I
 
 * ``IP(x)[e] = Σ_{p ∈ window e} I(p) · x(p)`` — pooling is a weighted sum inside each s×s window.
 * ``IU(y) = I ⊙ NN↑(y)`` — upsampling gates a nearest-neighbour copy of ``y`` pixel by pixel.
+
+Non-finite values: a pixel whose index is exactly 0 is *not read*, so it contributes 0 even
+when it holds ±inf or NaN (plain ``0 · inf`` would be NaN). That is what PyTorch's operators
+do — ``F.max_pool2d`` ignores every non-maximum of a window, ``F.max_unpool2d`` writes 0 away
+from the argmax — so the one-hot index forms equal them on inf/NaN inputs too. A NaN at a
+window's argmax propagates, as in ``F.max_pool2d`` (which treats NaN as the maximum).
 """
 from __future__ import annotations
 
@@ -13,6 +19,20 @@ import torch.nn.functional as F
 from einops import reduce
 
 from ._checks import check_divisible, check_index_shape, check_positive_int, check_tensor
+
+
+def gated_product(index: torch.Tensor, values: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
+    """``index · values`` with ``0 · (±inf or NaN) = 0``: a pixel gated by an exact 0 is not read.
+
+    Broadcasts like ``*``. Finite inputs take the plain product after one finiteness check of
+    ``source`` (default ``values``; IU passes the low-resolution ``y``, s² times smaller); the
+    masking only runs when there is a non-finite entry, and its gradient is 0 (not NaN) at the
+    masked pixels.
+    """
+    if bool(torch.isfinite(values if source is None else source).all()):
+        return index * values
+    unread = (index == 0) & ~torch.isfinite(values)
+    return index * torch.where(unread, torch.zeros((), dtype=values.dtype, device=values.device), values)
 
 
 def indexed_pool(x: torch.Tensor, index: torch.Tensor, stride: int = 2) -> torch.Tensor:
@@ -33,7 +53,7 @@ def indexed_pool(x: torch.Tensor, index: torch.Tensor, stride: int = 2) -> torch
     check_divisible(x, stride)
     check_index_shape(index, x, x.shape[2], x.shape[3])
     # A plain windowed sum (not s²·avg_pool) keeps one-hot indices exact for every stride.
-    return reduce(index * x, "b c (h s1) (w s2) -> b c h w", "sum", s1=stride, s2=stride)
+    return reduce(gated_product(index, x), "b c (h s1) (w s2) -> b c h w", "sum", s1=stride, s2=stride)
 
 
 def indexed_upsample(y: torch.Tensor, index: torch.Tensor, stride: int = 2) -> torch.Tensor:
@@ -52,4 +72,4 @@ def indexed_upsample(y: torch.Tensor, index: torch.Tensor, stride: int = 2) -> t
     check_tensor(index, "index", ndim=4)
     stride = check_positive_int(stride, "stride")
     check_index_shape(index, y, stride * y.shape[2], stride * y.shape[3])
-    return index * F.interpolate(y, scale_factor=stride, mode="nearest")
+    return gated_product(index, F.interpolate(y, scale_factor=stride, mode="nearest"), source=y)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_positive_real
 
 UNKNOWN = 128
 CONNECTIVITY_THRESHOLDS = np.arange(1, 11) / 10  # 0.1 … 1.0, each the double nearest k/10
@@ -45,6 +45,8 @@ def _squeeze_map(array: np.ndarray, name: str) -> np.ndarray:
         array = array[0]
     if array.ndim != 2:
         raise ValueError(f"{name} must be a 2-D H×W (or 1×H×W) map, got shape {tuple(array.shape)}")
+    if array.size == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(array.shape)}): a metric needs at least one pixel")
     return array
 
 
@@ -150,7 +152,11 @@ def gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.n
 
 
 def gradient_error(pred, gt, trimap, sigma: float = GRADIENT_SIGMA) -> float:
-    """Σ over the unknown region of (‖∇α̂‖ − ‖∇α‖)², / 1000, each alpha min–max normalised first."""
+    """Σ over the unknown region of (‖∇α̂‖ − ‖∇α‖)², / 1000, each alpha min–max normalised first.
+
+    ``sigma`` (px) must be a finite number > 0.
+    """
+    sigma = check_positive_real(sigma, "sigma", allow_inf=False)
     pred, gt, unknown = _matting_inputs(pred, gt, trimap)
     difference = gradient_magnitude(_min_max(pred), sigma) - gradient_magnitude(_min_max(gt), sigma)
     return float((difference ** 2)[unknown].sum() / SCALE)
@@ -215,12 +221,17 @@ def mean_matting_metrics(preds, gts, trimaps) -> dict[str, float]:
 
 # ---------------------------------------------------------------- reconstruction
 def psnr(pred, target, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio 10·log10(data_range² / MSE) in dB over all elements (∞ if equal)."""
+    """Peak signal-to-noise ratio 10·log10(data_range² / MSE) in dB over all elements (∞ if equal).
+
+    ``data_range``: any finite real > 0 (Python or NumPy scalar). Raises TypeError/ValueError
+    for other types or values, mismatched shapes, or empty arrays.
+    """
+    data_range = check_positive_real(data_range, "data_range", allow_inf=False)
     pred, target = _to_numpy(pred, "pred").astype(np.float64), _to_numpy(target, "target").astype(np.float64)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
-    if isinstance(data_range, bool) or not isinstance(data_range, (int, float)) or not data_range > 0:
-        raise ValueError(f"data_range must be a positive number, got {data_range!r}")
+    if pred.size == 0:
+        raise ValueError(f"pred and target are empty (shape {pred.shape}): PSNR needs at least one element")
     error = float(np.mean((pred - target) ** 2))
     if error == 0.0:
         return math.inf
@@ -239,6 +250,8 @@ def _label_inputs(pred, gt, num_classes) -> tuple[np.ndarray, np.ndarray, int]:
             raise ValueError(f"{name} must lie in [0, {num_classes}), got values in [{array.min()}, {array.max()}]")
     if pred.shape != gt.shape:
         raise ValueError(f"pred_labels and gt_labels must have the same shape, got {pred.shape} and {gt.shape}")
+    if pred.size == 0:
+        raise ValueError(f"pred_labels and gt_labels are empty (shape {pred.shape}): a metric needs at least one pixel")
     return pred.astype(np.int64), gt.astype(np.int64), num_classes
 
 
@@ -294,8 +307,7 @@ def boundary_iou(pred_labels, gt_labels, num_classes: int, dilation_ratio: float
         raise ValueError(f"label maps must be H×W or B×H×W, got shape {pred.shape}")
     height, width_px = pred.shape[1:]
     if width is None:
-        if not isinstance(dilation_ratio, (int, float)) or not dilation_ratio > 0:
-            raise ValueError(f"dilation_ratio must be a positive number, got {dilation_ratio!r}")
+        dilation_ratio = check_positive_real(dilation_ratio, "dilation_ratio", allow_inf=False)
         width = max(1, int(round(dilation_ratio * math.hypot(height, width_px))))
     width = check_positive_int(width, "width")
     intersection = np.zeros(num_classes)

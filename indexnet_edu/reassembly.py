@@ -33,8 +33,6 @@ def check_reassembly_args(y, kernels, kernel_size, scale, groups, padding):
     batch, channels, height, width = y.shape
     if kernels.device != y.device:
         raise ValueError(f"y and kernels must be on the same device, got {y.device} and {kernels.device}")
-    if 0 in y.shape:
-        raise ValueError(f"y must not be empty, got shape {tuple(y.shape)}")
     if channels % groups:
         raise ValueError(f"channels of y must be divisible by groups={groups}, got C={channels}")
     expected = (batch, groups * kernel_size**2, scale * height, scale * width)
@@ -70,13 +68,40 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         padding: "zeros" (CARAFE) or "replicate" (needed for bilinear).
 
     Returns:
-        B×C×(s·h)×(s·w). Differentiable in ``y`` and ``kernels`` (hand-written backward,
-        see :class:`_Reassembly`); holds a few rows of k×k patches at a time, never all of them.
+        B×C×(s·h)×(s·w) (empty for an empty batch). Differentiable in ``y`` and ``kernels``
+        (hand-written backward, see :class:`_Reassembly`); holds a few rows of k×k patches at a
+        time, never all of them.
+
+    Non-finite ``y``: a neighbour whose weight is exactly 0 is not read, so ±inf/NaN there
+    contribute 0 (as in ``F.interpolate``, which never touches a pixel it gives no weight) —
+    with the bilinear, nearest and one-hot kernels the result equals PyTorch's operator on
+    inf/NaN inputs too. Such inputs take a slower unfold-based path.
+
+    Raises:
+        TypeError: a non-tensor or non-floating input.
+        ValueError: wrong ranks or shapes, y with no channels or an empty h×w, C not divisible
+            by ``groups``, y and kernels on different devices, an unknown ``padding``.
     """
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
     padded = pad_for_kernel(y.to(dtype), kernel_size, padding)  # autograd folds the padding back
+    if not bool(torch.isfinite(y).all()):
+        return _reassemble_unfolded(padded, kernels.to(dtype), kernel_size, scale, groups)
     return _Reassembly.apply(padded, kernels.to(dtype), kernel_size, scale, groups)
+
+
+def _reassemble_unfolded(padded, kernels, kernel_size, scale, groups):
+    """Reassembly by unfolding every k×k neighbourhood, skipping zero-weight neighbours: the
+    path for non-finite inputs (memory C·k²·s² times the low-res map, plain autograd)."""
+    batch, channels, padded_height, padded_width = padded.shape
+    height, width = padded_height - kernel_size + 1, padded_width - kernel_size + 1
+    area = kernel_size**2
+    patches = F.unfold(padded, kernel_size).view(batch, groups, channels // groups, area, height, width)
+    patches = patches.repeat_interleave(scale, dim=4).repeat_interleave(scale, dim=5)
+    weights = kernels.view(batch, groups, 1, area, scale * height, scale * width)
+    unread = (weights == 0) & ~torch.isfinite(patches)
+    safe = torch.where(unread, torch.zeros((), dtype=patches.dtype, device=patches.device), patches)
+    return (weights * safe).sum(dim=3).reshape(batch, channels, scale * height, scale * width)
 
 
 def carafe(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, groups: int = 1,
@@ -276,6 +301,8 @@ class _Reassembly(torch.autograd.Function):
     def forward(ctx, padded, kernels, kernel_size, scale, groups):
         ctx.save_for_backward(padded, kernels)
         ctx.geometry = (kernel_size, scale, groups)
+        if padded.shape[0] == 0:  # an empty batch: an empty result, nothing to compute
+            return kernels.new_zeros(0, padded.shape[1], *kernels.shape[2:])
         return _forward(padded, kernels, kernel_size, scale, groups)
 
     @staticmethod
@@ -283,6 +310,9 @@ class _Reassembly(torch.autograd.Function):
     def backward(ctx, grad_out):
         padded, kernels = ctx.saved_tensors
         need_features, need_kernels = ctx.needs_input_grad[:2]
+        if padded.shape[0] == 0:
+            return (torch.zeros_like(padded) if need_features else None,
+                    torch.zeros_like(kernels) if need_kernels else None, None, None, None)
         grad_padded, grad_kernels = _backward(grad_out.contiguous(), padded, kernels, *ctx.geometry,
                                               need_features, need_kernels)
         return grad_padded, grad_kernels, None, None, None

@@ -13,6 +13,8 @@ Each recipe returns an index that, fed to :func:`indexed_pool`, :func:`indexed_u
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
@@ -31,7 +33,11 @@ def max_index(x: torch.Tensor, stride: int = 2) -> torch.Tensor:
     """Depthwise one-hot index (B×C×H×W) at the maximum of each stride×stride window.
 
     Ties go to the first maximum in row-major order, exactly as PyTorch's max pooling,
-    because the positions come from ``F.max_pool2d(..., return_indices=True)`` itself.
+    because the positions come from ``F.max_pool2d(..., return_indices=True)`` itself —
+    so are ±inf and NaN (a NaN counts as the maximum of its window, as in PyTorch).
+
+    Raises:
+        ValueError: x not 4-D, with no channels or an empty H×W, or H, W not divisible by ``stride``.
     """
     stride = _check_feature(x, stride)
     _, positions = F.max_pool2d(x.detach(), stride, return_indices=True)
@@ -50,12 +56,27 @@ def softmax_index(x: torch.Tensor, stride: int = 2, temperature: float = 1.0) ->
     """Depthwise index (B×C×H×W): ``softmax(x / T)`` inside each stride×stride window.
 
     Sums to 1 per window and channel. T→0 approaches :func:`max_index` (for a unique
-    maximum); T→∞ approaches :func:`average_index`.
+    maximum); T→∞ approaches :func:`average_index`, and ``temperature=inf`` is that limit.
+
+    Computed in at least float32 on ``(x − window max) / T`` (every logit ≤ 0), so a tiny
+    T in float16 gives the one-hot limit instead of overflowing to ``inf − inf = NaN``. A
+    window holding +inf puts all its weight on its +inf entries (the T→0 limit at any T);
+    a window of all −inf is uniform; a NaN makes its window NaN (as ``F.max_pool2d`` does).
+
+    Raises:
+        ValueError: ``temperature`` not > 0 (or NaN); H, W not divisible by ``stride``.
     """
     stride = _check_feature(x, stride)
     temperature = check_positive_real(temperature, "temperature")
     windows = rearrange(x, "b c (h s1) (w s2) -> b c h w (s1 s2)", s1=stride, s2=stride)
-    weights = torch.softmax(windows / temperature, dim=-1)
+    if math.isinf(temperature):
+        weights = torch.full_like(windows, 1.0 / stride**2)
+    else:
+        windows = windows.to(torch.promote_types(x.dtype, torch.float32))
+        peak = windows.amax(dim=-1, keepdim=True)
+        # Entries equal to the peak (±inf included) get logit 0, never inf − inf.
+        shifted = torch.where(windows == peak, torch.zeros_like(windows), windows - peak)
+        weights = torch.softmax(shifted / temperature, dim=-1).to(x.dtype)
     return rearrange(weights, "b c h w (s1 s2) -> b c (h s1) (w s2)", s1=stride, s2=stride)
 
 
@@ -93,7 +114,12 @@ def bilinear_kernels(h: int, w: int, scale: int = 2, dtype=torch.float64) -> tor
     result equals ``F.interpolate(y, scale_factor=s, mode="bilinear", align_corners=False)``,
     borders included (replicate padding plays the role of PyTorch's coordinate clamping).
     For s=2 the 2-D weights are 9/16, 3/16, 3/16, 1/16.
+
+    Raises:
+        TypeError: ``dtype`` is not a floating torch dtype (integer kernels would be all 0).
     """
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch dtype (e.g. torch.float32), got {dtype!r}")
     h = check_positive_int(h, "h")
     w = check_positive_int(w, "w")
     scale = check_positive_int(scale, "scale")

@@ -5,8 +5,11 @@
 
 Each job is ``python -m indexnet_edu.train ... --resume`` in its own process (``--jobs K``
 side by side, sharing the CPU cores or the one GPU). A job whose
-``OUT/<task>/<upsampler>/seed<k>.json`` exists is skipped; an interrupted job resumes from
-its checkpoint in ``OUT/<task>/<upsampler>/seed<k>/``. At the end the comparison table
+``OUT/<task>/<upsampler>/seed<k>.json`` exists is skipped when that file's stored config
+(preset, steps, model and every other setting) is the one this sweep asks for; one made with
+other settings is refused before any job starts, naming the differing setting (use a fresh
+``--out``, or delete the file to rerun it). An interrupted job resumes from its checkpoint in
+``OUT/<task>/<upsampler>/seed<k>/`` (a checkpoint of another config is refused the same way). At the end the comparison table
 (mean ± std over seeds, markdown) goes to ``OUT/summary.md`` and one bar chart per task and
 metric to ``OUT/<task>_<metric>.png``.
 
@@ -23,11 +26,12 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write_json, atomic_write_text
+from .checkpoint import atomic_write_json, atomic_write_text, prepare_output_dir, remove_stale_temporaries
 from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
@@ -48,7 +52,7 @@ def _check_names(tasks, upsamplers, seeds):
         if name not in known:
             raise ValueError(f"unknown upsampler {name!r}; expected some of {', '.join(known)}")
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
             raise ValueError(f"seeds must be ints >= 0, got {seed!r}")
     if not tasks or not upsamplers or not seeds:
         raise ValueError("tasks, upsamplers and seeds must each name at least one value")
@@ -82,25 +86,64 @@ def _run_in_process(task, upsampler, seed, preset, out, steps, model) -> None:
 
 def _publish(run_dir: Path, task, upsampler, seed, out) -> None:
     results = json.loads((run_dir / "results.json").read_text())
-    atomic_write_json(results, result_path(out, task, upsampler, seed))
+    target = result_path(out, task, upsampler, seed)
+    remove_stale_temporaries(target)  # left by a sweep killed while publishing
+    atomic_write_json(results, target)
+
+
+def _stored_config(path: Path) -> dict:
+    """The config a results file (JSON) or a checkpoint recorded."""
+    from .checkpoint import load_checkpoint
+
+    if path.suffix == ".json":
+        try:
+            return json.loads(path.read_text())["config"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(f"{path} is not a readable results file ({error}); delete it to rerun that job") from None
+    return load_checkpoint(path, ("config",))["config"]
+
+
+def check_existing_results(jobs, preset: str, out, steps: int | None, model: str) -> list:
+    """The (task, upsampler, seed) jobs still to run; refuses (ValueError naming the file and
+    the differing settings) any finished result or checkpoint made with other settings."""
+    from .train import CHECKPOINT_NAME, config_differences, make_config
+
+    todo = []
+    for task, upsampler, seed in jobs:
+        config = make_config(task, upsampler, preset, seed, model, steps)
+        done = result_path(out, task, upsampler, seed)
+        checkpoint = done.with_suffix("") / CHECKPOINT_NAME
+        for stored in (done, checkpoint):
+            if stored.exists():
+                differences = config_differences(_stored_config(stored), config)
+                if differences:
+                    raise ValueError(f"{stored} was made with other settings ({'; '.join(differences)}); "
+                                     "use a fresh --out, or delete it to rerun that job")
+        if not done.exists():
+            todo.append((task, upsampler, seed))
+    return todo
 
 
 def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results", jobs: int = 1,
               steps: int | None = None, model: str = "light", in_process: bool = False,
               progress: bool = True, keep_checkpoints: bool = True) -> "ResultsTable":
-    """Run every missing (task, upsampler, seed) job; return the table of everything in ``out``.
+    """Run every missing (task, upsampler, seed) job; return the table of the requested jobs.
 
     ``jobs`` subprocesses run at once (each with ``cpu_count // jobs`` threads);
     ``in_process=True`` runs the jobs one after another in this process instead.
+
+    Raises (before any job starts): ValueError for unknown names, non-positive ``jobs`` or
+    ``steps``, or an existing result/checkpoint in ``out`` made with other settings.
     """
     from tqdm.auto import tqdm
 
     tasks, upsamplers, seeds = list(tasks), list(upsamplers), [int(s) if isinstance(s, str) else s for s in seeds]
     _check_names(tasks, upsamplers, seeds)
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, Integral) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    todo = [(t, u, s) for t in tasks for u in upsamplers for s in seeds
-            if not result_path(out, t, u, s).exists()]
+    jobs = int(jobs)
+    todo = check_existing_results([(t, u, s) for t in tasks for u in upsamplers for s in seeds], preset, out,
+                                  steps, model)
     bar = tqdm(total=len(todo), desc="sweep", disable=not progress or not todo)
     if in_process:
         for task, upsampler, seed in todo:
@@ -128,7 +171,7 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
     if not keep_checkpoints:
         for task, upsampler, seed in todo:
             shutil.rmtree(result_path(out, task, upsampler, seed).with_suffix(""), ignore_errors=True)
-    return load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers)
+    return load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers, seeds=seeds)
 
 
 @dataclass
@@ -179,16 +222,28 @@ class ResultsTable:
         return len(self.values)
 
 
-def load_results(directory, preset: str | None = None, tasks=None, upsamplers=None) -> ResultsTable:
-    """Collect ``directory/<task>/<upsampler>/seed<k>.json`` files (optionally of one preset)."""
+def load_results(directory, preset: str | None = None, tasks=None, upsamplers=None, seeds=None) -> ResultsTable:
+    """Collect ``directory/<task>/<upsampler>/seed<k>.json`` files (optionally of one preset,
+    some tasks, upsamplers, seeds).
+
+    Raises ValueError when two seeds of one (task, upsampler) were made with different
+    settings (other than the seed): a table never mixes them.
+    """
     table = ResultsTable()
     directory = Path(directory)
+    settings = {}
     for path in sorted(directory.glob("*/*/seed*.json")):
         results = json.loads(path.read_text())
         task, upsampler = results["task"], results["upsampler"]
         if (preset and results.get("preset") != preset) or (tasks and task not in tasks) or \
-                (upsamplers and upsampler not in upsamplers):
+                (upsamplers and upsampler not in upsamplers) or (seeds is not None and results["seed"] not in seeds):
             continue
+        setting = {k: v for k, v in results.get("config", {}).items() if k != "seed"}
+        first = settings.setdefault((task, upsampler), (path, setting))
+        if first[1] != setting:
+            differing = sorted(k for k in set(setting) | set(first[1]) if setting.get(k) != first[1].get(k))
+            raise ValueError(f"{path} and {first[0]} were made with different settings ({', '.join(differing)}); "
+                             "results of different settings are never averaged — move one of them away")
         metric_values = table.values.setdefault((task, upsampler), {})
         for metric, value in results["metrics"].items():
             metric_values.setdefault(metric, []).append(float(value))
@@ -221,11 +276,12 @@ def plot_metric(table: ResultsTable, task: str, metric: str | None = None, ax=No
 
 
 def render_report(table: ResultsTable, out) -> list[Path]:
-    """Write ``out/summary.md`` and ``out/<task>_<metric>.png``; returns the written paths."""
-    import matplotlib
+    """Write ``out/summary.md`` and ``out/<task>_<metric>.png``; returns the written paths.
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    Figures are drawn on ``matplotlib.figure.Figure`` objects, outside pyplot: the caller's
+    backend and open figures are left as they were.
+    """
+    from matplotlib.figure import Figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,13 +289,14 @@ def render_report(table: ResultsTable, out) -> list[Path]:
     for task in table.tasks():
         sections.append(f"## {task}\n\n{table.markdown(task)}\n")
         for metric in table.metrics(task):
-            ax = plot_metric(table, task, metric)
+            figure = Figure(figsize=(max(4, 0.45 * len(table.upsamplers(task)) + 1), 3))
+            ax = plot_metric(table, task, metric, ax=figure.subplots())
             path = out / f"{task}_{metric}.png"
-            ax.figure.tight_layout()
-            ax.figure.savefig(path, dpi=100)
-            plt.close(ax.figure)
+            figure.tight_layout()
+            figure.savefig(path, dpi=100)
             written.append(path)
     summary = out / "summary.md"
+    remove_stale_temporaries(summary)
     text = "# Sweep results (mean ± std over seeds)\n\n" + "\n".join(sections)
     atomic_write_text(text, summary)
     return [summary] + written
@@ -264,15 +321,21 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     upsamplers = available_upsamplers() if args.upsamplers == ["all"] else args.upsamplers
+    for flag, value in (("--jobs", args.jobs), ("--steps", args.steps)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    if any(seed < 0 for seed in args.seeds):
+        parser.error(f"--seeds must be >= 0, got {args.seeds}")
     try:
         if args.report_only:
+            if not args.out.is_dir():
+                parser.error(f"--report-only: {args.out} is not a results folder")
             table = load_results(args.out, preset=args.preset)
         else:
-            if args.jobs < 1:
-                parser.error(f"--jobs must be >= 1, got {args.jobs}")
+            prepare_output_dir(args.out)
             table = run_sweep(args.tasks, upsamplers, args.seeds, args.preset, args.out, args.jobs,
                               args.steps, args.model)
-    except ValueError as error:
+    except ValueError as error:  # raised before any job starts (OutputDirError included)
         parser.error(str(error))
     for path in render_report(table, args.out):
         print(path)

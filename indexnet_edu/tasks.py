@@ -17,6 +17,7 @@ from torch import nn
 
 from ._checks import check_choice
 from .models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
+from .models.indexnet_matting import check_unit_trimap
 
 TASKS = ("matting", "reconstruction", "segmentation")
 MODEL_KINDS = ("light", "indexnet")
@@ -62,9 +63,12 @@ def build_model(task: str, upsampler: str, model: str = "light", widths=(16, 32,
 
 
 def model_inputs(task: str, batch: dict) -> torch.Tensor:
-    """The network input for a batch: image (+ trimap for matting), B×C×H×W."""
+    """The network input for a batch: image (+ trimap for matting), B×C×H×W.
+
+    Raises ValueError for a matting trimap outside [0, 1] (e.g. 0/128/255 not divided by 255).
+    """
     if task == "matting":
-        return torch.cat([batch["image"], batch["trimap"]], dim=1)
+        return torch.cat([batch["image"], check_unit_trimap(batch["trimap"], 'batch["trimap"]')], dim=1)
     return batch["image"]
 
 

@@ -25,7 +25,9 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +35,15 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from .checkpoint import atomic_save, atomic_write_json, capture_rng_state, load_checkpoint, restore_rng_state
+from ._checks import check_finite_real
+from .checkpoint import (CheckpointError, OutputDirError, atomic_save, atomic_write_json, capture_rng_state, load_checkpoint,
+                         prepare_output_dir, remove_stale_temporaries, restore_rng_state)
 from .cost import count_parameters
 from .registry import available_upsamplers
 from .tasks import MODEL_KINDS, TASKS, build_model, loss_fn, model_inputs, prediction, score
 
 CHECKPOINT_NAME = "checkpoint.pt"
+CHECKPOINT_KEYS = ("config", "step", "model", "optimizer", "scheduler", "rng", "wall_time_s")
 RESULTS_NAME = "results.json"
 PRESET_NAMES = ("quick", "full")
 INTERRUPTED_EXIT_CODE = 130
@@ -92,28 +97,38 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
         raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
     if model not in MODEL_KINDS:
         raise ValueError(f"model must be one of {MODEL_KINDS}, got {model!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    seed = _config_int(seed, "seed", 0)
     values = dict(PRESETS[preset])
     if model == "indexnet":
         values["size"] = INDEXNET_SIZE[preset]
     if steps is not None:
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
         values["steps"] = steps
     unknown = set(overrides) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise ValueError(f"unknown config fields {sorted(unknown)}")
     values.update(overrides)
     for name in ("steps", "batch_size", "size", "n_train", "n_test", "checkpoint_every"):
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    values["widths"] = tuple(values["widths"])
+        values[name] = _config_int(values[name], name, 1)
+    values["data_seed"] = _config_int(values["data_seed"], "data_seed", 0)
+    try:
+        values["lr"] = check_finite_real(values["lr"], "lr")
+        values["weight_decay"] = check_finite_real(values["weight_decay"], "weight_decay", minimum=0.0)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
+    if not values["lr"] > 0:
+        raise ValueError(f"lr must be > 0, got {values['lr']!r}")
+    values["widths"] = tuple(_config_int(width, "widths[i]", 1) for width in values["widths"])
     config = TrainConfig(task=task, upsampler=upsampler, preset=preset, seed=seed, model=model, **values)
     if model == "indexnet":
         build_model(task, upsampler, model)  # raises a clear error for unsupported combinations
     return config
+
+
+def _config_int(value, name: str, minimum: int) -> int:
+    """An int (NumPy ints too, bools never) >= ``minimum``, as a plain int; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+    return int(value)
 
 
 class StepBatchSampler(Sampler):
@@ -236,11 +251,44 @@ def evaluate(model, config: TrainConfig, test_set, device, batch_size: int = 16)
     return score(config.task, torch.cat(predictions), stacked)
 
 
+def config_differences(saved: dict, config: TrainConfig) -> list[str]:
+    """``"field: saved → wanted"`` for every field where a stored config (a checkpoint's, or a
+    results file's, where JSON made tuples lists) differs from ``config``."""
+    wanted = asdict(config)
+    normalise = (lambda v: tuple(v) if isinstance(v, list) else v)
+    return [f"{key}: {saved.get(key)!r} → {wanted.get(key)!r}" for key in sorted(set(saved) | set(wanted))
+            if normalise(saved.get(key)) != normalise(wanted.get(key))]
+
+
+class ResumeMismatchError(ValueError):
+    """``--resume`` of a checkpoint that a different config wrote."""
+
+
+#: What train() refuses before any work; the CLI answers these with one line and exit 2.
+SETUP_ERRORS = (FileExistsError, OutputDirError, CheckpointError, ResumeMismatchError)
+
+
 def _check_resume_compatible(saved: dict, config: TrainConfig) -> None:
-    if saved != asdict(config):
-        changed = sorted(k for k in set(saved) | set(asdict(config)) if saved.get(k) != asdict(config).get(k))
-        raise ValueError(f"the checkpoint was written by a different config (fields {changed} differ); "
+    changed = config_differences(saved, config)
+    if changed:
+        raise ResumeMismatchError(f"the checkpoint was written by a different config ({'; '.join(changed)}); "
                          f"use a fresh --out or the same arguments")
+
+
+@contextmanager
+def _preserved_global_state():
+    """Restore what a training run sets globally — torch/NumPy/Python RNG states, torch's
+    thread count, cuDNN flags — so ``train()`` in a notebook leaves the session as it was."""
+    rng = capture_rng_state()
+    threads = torch.get_num_threads()
+    cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        yield
+    finally:
+        restore_rng_state(rng)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
 
 
 def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: int | None = None,
@@ -249,18 +297,38 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
 
     ``interrupt_after=k`` behaves as if Ctrl-C arrived during step k (counting from 1): the
     checkpoint after step k is written and KeyboardInterrupt raised (used by the tests).
+    The caller's global RNG states, thread count and cuDNN flags are restored on return.
+
+    Checked before any data is generated: ``out_dir`` must be a writable folder
+    (:class:`~indexnet_edu.checkpoint.OutputDirError`); an existing checkpoint needs
+    ``resume`` (FileExistsError), must be readable
+    (:class:`~indexnet_edu.checkpoint.CheckpointError`) and written by the same config
+    (ValueError naming the differing fields). Stale temp files of killed saves are removed.
+    A save that fails (e.g. a full disk) raises an OSError naming the file.
     """
+    with _preserved_global_state():
+        return _train_job(config, out_dir, resume, interrupt_after, progress)
+
+
+def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int | None, progress: bool) -> dict:
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME
+    if checkpoint_path.exists() and not resume:
+        raise FileExistsError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out")
+    prepare_output_dir(out_dir)
+    state = None
+    if resume and checkpoint_path.exists():
+        state = load_checkpoint(checkpoint_path, CHECKPOINT_KEYS)
+        _check_resume_compatible(state["config"], config)
     rank, world_size, device = _distributed_context()
     if config.batch_size % world_size:
         raise ValueError(f"batch_size {config.batch_size} must divide by the number of processes {world_size}")
     if world_size > 1 and device.type == "cpu":
         torch.set_num_threads(1)
-    if checkpoint_path.exists() and not resume:
-        raise FileExistsError(f"{checkpoint_path} exists; pass --resume to continue it or choose another --out")
+    if rank == 0:
+        remove_stale_temporaries(checkpoint_path)
 
     _seed_everything(config.seed)
     train_set, test_set = _load_data(config)
@@ -268,9 +336,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     step, previous_wall = 0, 0.0
-    if resume and checkpoint_path.exists():
-        state = load_checkpoint(checkpoint_path)
-        _check_resume_compatible(state["config"], config)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -344,7 +410,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
 
 def load_trained_model(run_dir, map_location="cpu"):
     """(model in eval mode, its TrainConfig) from ``run_dir/checkpoint.pt``."""
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, CHECKPOINT_KEYS)
     saved = dict(state["config"])
     saved["widths"] = tuple(saved["widths"])
     config = TrainConfig(**saved)
@@ -386,13 +452,17 @@ def main(argv=None) -> int:
     try:
         config = make_config(args.task, args.upsampler, args.preset, args.seed, args.model, args.steps,
                              amp=not args.no_amp)
-    except ValueError as error:
+        prepare_output_dir(args.out)
+    except ValueError as error:  # OutputDirError included
         parser.error(str(error))
     try:
         results = train(config, args.out, resume=args.resume, interrupt_after=args.interrupt_after,
                         progress=not args.no_progress)
-    except FileExistsError as error:
+    except SETUP_ERRORS as error:  # raised before any work: a usage mistake, exit 2
         parser.error(str(error))
+    except OSError as error:  # a save that failed (full disk, removed folder): one line, no traceback
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as error:
         print(f"\n{error or 'interrupted'}", file=sys.stderr)
         return INTERRUPTED_EXIT_CODE

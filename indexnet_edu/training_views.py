@@ -19,15 +19,21 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def lesson_results_dir(steps: int) -> Path:
-    """A scratch results folder shared by the lessons, keyed by the package's source code and
-    the step count: a lesson reuses runs another lesson made with the same code, never stale ones."""
+    """A private results folder shared by the lessons, keyed by the package's source code and
+    the step count: a lesson reuses runs another lesson made with the same code, never stale ones.
+
+    It lives in the per-user cache (:func:`indexnet_edu.cache.user_cache_dir`: mode 0700,
+    ``$INDEXNET_EDU_CACHE`` overrides the location), never in a shared temp folder; a cache
+    folder another user could tamper with is refused (UnsafeCacheError).
+    """
     import hashlib
-    import tempfile
+
+    from .cache import user_cache_dir
 
     digest = hashlib.sha256(str(steps).encode())
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.read_bytes())
-    return Path(tempfile.gettempdir()) / "indexnet_edu_lessons" / digest.hexdigest()[:16]
+    return user_cache_dir("lessons", digest.hexdigest()[:16])
 
 
 def stack_samples(dataset, indices=None) -> dict:

@@ -6,6 +6,7 @@ import sys
 
 import torch
 
+from ..checkpoint import OutputDirError, prepare_output_dir
 from .report import render
 from .suite import resolve_device, run_suite, write_json
 
@@ -26,8 +27,16 @@ def main(argv=None) -> int:
         parser.error(str(error))
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
+    try:
+        prepare_output_dir(args.out)  # before minutes of timing, not after
+    except OutputDirError as error:
+        parser.error(str(error))
+    previous_threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
-    results = run_suite(args.device, quick=args.quick)
+    try:
+        results = run_suite(args.device, quick=args.quick)
+    finally:  # main() may be called in-process (tests, notebooks): leave the thread count as found
+        torch.set_num_threads(previous_threads)
     print(render(results))
     name = f"{args.device}{'_quick' if args.quick else ''}{'' if args.threads == 1 else f'_{args.threads}threads'}.json"
     path = write_json(results, args.out, name)

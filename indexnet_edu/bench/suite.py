@@ -135,8 +135,9 @@ def reassembly_throughput(device, forward_ms: float, peak_bandwidth_gbs: float |
 # --- every upsampler ----------------------------------------------------------------------------
 
 def _pair_and_input(name, channels, size, device, seed=0):
-    torch.manual_seed(seed)
-    pair = create_upsampler(name, channels).to(device)
+    with torch.random.fork_rng(devices=[]):  # seeded weights without touching the caller's RNG
+        torch.manual_seed(seed)
+        pair = create_upsampler(name, channels).to(device)
     x = torch.randn(STANDARD["batch"], channels, size, size, generator=torch.Generator().manual_seed(seed))
     return pair, x.to(device)
 

@@ -8,9 +8,11 @@ shared dataset per configuration, so a sweep generates its data once per process
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -19,8 +21,9 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from .._checks import check_choice, check_positive_int
-from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, make_matting_sample
+from .._checks import check_choice, check_nonnegative_int, check_positive_int
+from ..checkpoint import current_umask
+from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, check_trimap_radius, make_matting_sample
 from .reconstruction import make_reconstruction_sample
 from .seeding import SPLITS, data_seed, sample_rng
 from .segmentation import make_segmentation_sample
@@ -60,6 +63,19 @@ def _to_tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return out
 
 
+def _check_options(task: str, options: dict) -> dict:
+    """Generator options, checked now (not when the first sample is drawn): names the task's
+    generator takes, and for matting a valid ``trimap_radius``."""
+    known = [name for name in inspect.signature(_GENERATORS[task]).parameters if name not in ("rng", "size")]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise TypeError(f"unknown option(s) {unknown} for task {task!r}; it takes {known or 'none'}")
+    options = dict(options)
+    if "trimap_radius" in options:
+        options["trimap_radius"] = check_trimap_radius(options["trimap_radius"])
+    return options
+
+
 def _version_tag(task: str, size: int, options: dict) -> str:
     """A short, stable tag of everything that shapes the pixels (for cache file names)."""
     text = repr((DATA_VERSION, task, size, sorted((k, repr(v)) for k, v in options.items())))
@@ -88,13 +104,10 @@ class SyntheticDataset(Dataset):
         self.size = check_positive_int(size, "size")
         if self.size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
-        if seed < 0:
-            raise ValueError(f"seed must be >= 0 (it feeds NumPy's SeedSequence), got {seed}")
-        self.seed = data_seed(split, int(seed))
+        seed = check_nonnegative_int(seed, "seed")  # it feeds NumPy's SeedSequence
+        self.seed = data_seed(split, seed)
         self.augment = bool(augment)
-        self.options = dict(options)
+        self.options = _check_options(self.task, options)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._arrays: dict[int, dict[str, np.ndarray]] = {}
         self._stacked: dict[str, np.ndarray] | None = None  # n×… arrays once materialised from disk
@@ -149,42 +162,72 @@ class SyntheticDataset(Dataset):
     def materialize(self, progress: bool = False) -> "SyntheticDataset":
         """Generate every sample now (e.g. before forking DataLoader workers, so they share it).
 
-        With a ``cache_dir`` the arrays are loaded from (or saved to) disk, memory-mapped.
+        With a ``cache_dir`` the arrays are loaded from (or saved to) disk, memory-mapped. A
+        cached folder is validated first (every array present, readable, of the expected
+        shape, dtype and first sample, finite); a damaged one is regenerated with a warning
+        naming what was wrong.
         """
         if self._stacked is not None:
             return self
         path = self.cache_path()
         if path is not None and path.is_dir():
-            self._load(path)
-            return self
+            problem = self._load(path)
+            if problem is None:
+                return self
+            warnings.warn(f"the data cache {path} is unusable ({problem}); regenerating it", RuntimeWarning,
+                          stacklevel=2)
         missing = [i for i in range(self.n) if i not in self._arrays]
         for index in tqdm(missing, desc=f"{self.task}/{self.split}", disable=not progress or not missing):
             self.arrays(index)
         if path is not None:
             self._save(path)
-            self._load(path)
+            problem = self._load(path)
+            if problem is not None:
+                raise ValueError(f"the data cache {path} could not be written correctly ({problem}); "
+                                 f"delete {path} or point {CACHE_ENV} at another folder")
         return self
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=path.name + ".tmp-", dir=path.parent))
         try:
+            os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp's 0700 would hide it from collaborators
             for key in self._arrays[0]:
                 np.save(staging / f"{key}.npy", np.stack([self._arrays[i][key] for i in range(self.n)]))
+            if path.is_dir():  # a damaged cache: move it aside first (os.replace needs an empty target)
+                discard = Path(tempfile.mkdtemp(prefix=path.name + ".broken-", dir=path.parent))
+                os.replace(path, discard / "old")
+                shutil.rmtree(discard, ignore_errors=True)
             os.replace(staging, path)
         except OSError:
             shutil.rmtree(staging, ignore_errors=True)
             if not path.is_dir():  # not a lost race with another process: a real failure
                 raise
 
-    def _load(self, path: Path) -> None:
-        self._stacked = {file.stem: np.load(file, mmap_mode="r") for file in sorted(path.glob("*.npy"))}
-        lengths = {len(value) for value in self._stacked.values()}
-        if not self._stacked or lengths != {self.n}:
-            self._stacked = None
-            raise ValueError(f"the data cache {path} is incomplete or holds {lengths} samples, not {self.n}; "
-                             "delete it to regenerate")
+    def _load(self, path: Path) -> str | None:
+        """Memory-map a cached folder after checking it against sample 0; returns what is
+        wrong with it (and keeps nothing) or None."""
+        expected = self.generate(0)
+        stacked = {}
+        for key, first in expected.items():
+            file = path / f"{key}.npy"
+            if not file.is_file():
+                return f"{file.name} is missing"
+            try:
+                array = np.load(file, mmap_mode="r")
+            except (ValueError, OSError, EOFError) as error:  # truncated or not a .npy file
+                return f"{file.name} cannot be read: {error}"
+            if array.shape != (self.n,) + first.shape or array.dtype != first.dtype:
+                return (f"{file.name} holds {array.dtype} {array.shape}, expected {first.dtype} "
+                        f"{(self.n,) + first.shape}")
+            if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+                return f"{file.name} holds NaN or infinite values"
+            if not np.array_equal(array[0], first):
+                return f"{file.name} does not hold the generated sample 0"
+            stacked[key] = array
+        self._stacked = stacked
         self._arrays.clear()
+        return None
 
 
 _CACHE: dict[tuple, SyntheticDataset] = {}

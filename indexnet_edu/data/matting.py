@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .._checks import check_finite_real, check_nonnegative_int
 from .drawing import (blob_boundary_points, coverage, ellipse_distance, random_strands,
                       star_blob_distance, strand_alpha)
 from .textures import random_colour, random_texture, smooth_texture
@@ -37,16 +38,33 @@ def unknown_band(alpha: np.ndarray) -> np.ndarray:
     return band
 
 
+def check_trimap_radius(trimap_radius):
+    """``None`` or a (low, high) pair of ints with 0 <= low <= high (px); returns it as a tuple.
+
+    Raises:
+        TypeError: not a pair of ints (bools refused).
+        ValueError: a negative bound or low > high.
+    """
+    if trimap_radius is None:
+        return None
+    if isinstance(trimap_radius, (str, bytes)) or not hasattr(trimap_radius, "__len__") or len(trimap_radius) != 2:
+        raise TypeError(f"trimap_radius must be a (low, high) pair of ints, got {trimap_radius!r}")
+    low, high = (check_nonnegative_int(value, "trimap_radius[i]") for value in trimap_radius)
+    if low > high:
+        raise ValueError(f"trimap_radius must be (low, high) with low <= high, got {tuple(trimap_radius)}")
+    return low, high
+
+
 def trimap_from_alpha(alpha: np.ndarray, radius: float) -> np.ndarray:
     """uint8 trimap (H×W): 128 within ``radius`` px (Euclidean) of the unknown band, else 255/0.
 
     Known pixels are 255 where α = 1 and 0 elsewhere; ``radius`` = 0 keeps just the band.
+    Raises ValueError for a non-2-D alpha or a radius that is NaN, infinite or negative.
     """
     alpha = np.asarray(alpha)
     if alpha.ndim != 2:
         raise ValueError(f"alpha must be a 2-D H×W array, got shape {alpha.shape}")
-    if radius < 0:
-        raise ValueError(f"radius must be >= 0, got {radius}")
+    radius = check_finite_real(radius, "radius", minimum=0.0)
     band = unknown_band(alpha)
     trimap = np.where(alpha >= 1, TRIMAP_FOREGROUND, TRIMAP_BACKGROUND).astype(np.uint8)
     if band.any():
@@ -117,9 +135,11 @@ def _wires(rng: np.random.Generator, size: int) -> np.ndarray:
 def make_matting_sample(rng: np.random.Generator, size: int, trimap_radius=None) -> dict[str, np.ndarray]:
     """One composite: image, trimap (uint8 0/128/255), alpha, fg, bg — H×W(×3) float32 arrays.
 
-    ``trimap_radius`` = (low, high) px range of the random dilation (default: the paper's
-    1–19 px scaled to ``size``; see :func:`default_trimap_radius`).
+    ``trimap_radius`` = (low, high) px range of the random dilation, ints with
+    0 <= low <= high (default: the paper's 1–19 px scaled to ``size``; see
+    :func:`default_trimap_radius`); anything else is a TypeError/ValueError.
     """
+    trimap_radius = check_trimap_radius(trimap_radius)
     blob_distance, blob_params = _blob(rng, size)
     body = coverage(blob_distance, _edge_softness(rng, size))
     if rng.random() < 0.4:

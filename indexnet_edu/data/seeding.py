@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .._checks import check_positive_int
+from .._checks import check_nonnegative_int, check_positive_int
 
 SPLITS = ("train", "test")
 # The held-out test set ignores the caller's seed: every run evaluates on the same images.
@@ -70,17 +70,22 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, seed: i
     ``DistributedSampler``) replaces shuffling. With workers, a dataset that can
     ``materialize()`` (a :class:`~indexnet_edu.data.datasets.SyntheticDataset`) is generated
     once here, in the parent, so forked workers share it instead of regenerating it.
+
+    Raises:
+        TypeError: a non-int ``batch_size``, ``seed`` or ``num_workers`` (e.g. ``seed=1.5``;
+            NumPy ints are fine, bools are not), or a ``dataset`` that is not a torch Dataset.
+        ValueError: ``batch_size`` < 1, ``seed`` or ``num_workers`` < 0.
     """
     batch_size = check_positive_int(batch_size, "batch_size")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-        raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}")
+    num_workers = check_nonnegative_int(num_workers, "num_workers")
+    seed = check_nonnegative_int(seed, "seed")
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a torch Dataset, got {type(dataset).__name__}")
     if sampler is not None and shuffle:
         shuffle = False  # the sampler owns the order (DistributedSampler shuffles per epoch itself)
     if num_workers > 0 and hasattr(dataset, "materialize"):
         dataset.materialize()
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch.Generator().manual_seed(seed)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
                       num_workers=num_workers, drop_last=drop_last, pin_memory=pin_memory,
                       worker_init_fn=seed_worker, generator=generator,

@@ -74,11 +74,27 @@ class DecoderBlock(nn.Module):
         return self.fuse(torch.cat([x, skip], dim=1))
 
 
+def check_unit_trimap(trimap: torch.Tensor, name: str = "trimap") -> torch.Tensor:
+    """A trimap scaled to [0, 1] (0 background, 0.5 unknown, 1 foreground); a 0–255 one is refused.
+
+    Raises:
+        ValueError: NaN/inf or values outside [0, 1] (a 0/128/255 trimap, not divided by 255).
+    """
+    if trimap.numel():
+        low, high = float(trimap.min()), float(trimap.max())
+        if not (0.0 <= low and high <= 1.0):  # NaN fails both comparisons
+            raise ValueError(f"{name} must hold values in [0, 1] (0 / 0.5 / 1), got values in [{low:g}, {high:g}]"
+                             + ("; divide a 0/128/255 trimap by 255" if high > 1.0 else ""))
+    return trimap
+
+
 def keep_known_pixels(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
     """Clip alpha (B×1×H×W) to [0, 1] and copy the trimap's known pixels (0 → 0, 1 → 1).
 
-    ``trimap`` is B×1×H×W in [0, 1] with 0.5 marking the unknown band.
+    ``trimap`` is B×1×H×W in [0, 1] with 0.5 marking the unknown band; a 0–255 trimap is
+    refused (ValueError), since it would mark every pixel above 1 as known foreground.
     """
+    check_unit_trimap(trimap)
     alpha = alpha.clamp(0, 1)
     alpha = torch.where(trimap >= 1 - 1e-3, torch.ones_like(alpha), alpha)
     return torch.where(trimap <= 1e-3, torch.zeros_like(alpha), alpha)
@@ -136,6 +152,7 @@ class IndexNetMatting(nn.Module):
             raise ValueError(f"IndexNetMatting expects B×4×H×W (RGB + trimap), got {tuple(x.shape)}")
         if x.shape[-2] % OUTPUT_STRIDE or x.shape[-1] % OUTPUT_STRIDE:
             raise ValueError(f"H and W must be divisible by {OUTPUT_STRIDE}, got {tuple(x.shape[-2:])}")
+        check_unit_trimap(x[:, 3:4], "the trimap channel x[:, 3]")
         skips, upsamplers = {}, {}
         feature = x
         for layer, block in enumerate(self.encoder):

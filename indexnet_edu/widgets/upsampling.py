@@ -69,8 +69,9 @@ class KernelAtPixel:
 def default_carafe(channels: int, stride: int, seed: int = 0) -> CARAFE:
     """An untrained CARAFE (paper's k_up=5, k_enc=3; c_mid=16 to stay cheap): its near-zero
     encoder makes every kernel an almost uniform 5×5 average until it is trained."""
-    torch.manual_seed(seed)
-    return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
+    with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
+        torch.manual_seed(seed)
+        return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
 
 
 def _carafe_reassembly(module: CARAFE, y: torch.Tensor) -> Reassembly:
