@@ -37,6 +37,11 @@ def check_tensor(value, name: str, ndim: int | None = None, floating: bool = Tru
     return value
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every entry is finite (a data-less ``meta`` tensor counts as finite)."""
+    return tensor.device.type == "meta" or bool(torch.isfinite(tensor).all())
+
+
 def check_positive_int(value, name: str) -> int:
     """``value`` must be an int >= 1 (bools are refused)."""
     if isinstance(value, bool) or not isinstance(value, Integral):

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from einops import reduce
 
-from ._checks import check_divisible, check_index_shape, check_positive_int, check_tensor
+from ._checks import all_finite, check_divisible, check_index_shape, check_positive_int, check_tensor
 
 
 def gated_product(index: torch.Tensor, values: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
@@ -29,7 +29,7 @@ def gated_product(index: torch.Tensor, values: torch.Tensor, source: torch.Tenso
     masking only runs when there is a non-finite entry, and its gradient is 0 (not NaN) at the
     masked pixels.
     """
-    if bool(torch.isfinite(values if source is None else source).all()):
+    if all_finite(values if source is None else source):
         return index * values
     unread = (index == 0) & ~torch.isfinite(values)
     return index * torch.where(unread, torch.zeros((), dtype=values.dtype, device=values.device), values)

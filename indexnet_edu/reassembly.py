@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch.autograd.function import once_differentiable
 
-from ._checks import check_choice, check_odd_kernel, check_positive_int, check_tensor
+from ._checks import all_finite, check_choice, check_odd_kernel, check_positive_int, check_tensor
 
 PADDINGS = ("zeros", "replicate")
 #: Patch values gathered per step of the fast operator (16 MiB in float32): a few rows at a time.
@@ -85,7 +85,7 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
     padded = pad_for_kernel(y.to(dtype), kernel_size, padding)  # autograd folds the padding back
-    if not bool(torch.isfinite(y).all()):
+    if not all_finite(y):
         return _reassemble_unfolded(padded, kernels.to(dtype), kernel_size, scale, groups)
     return _Reassembly.apply(padded, kernels.to(dtype), kernel_size, scale, groups)
 
