@@ -122,7 +122,7 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
     check_choice(kind, "kind", BLOCK_KINDS)
     stride = check_positive_int(stride, "stride")
     steps = check_positive_int(steps, "steps")
-    lr = check_positive_real(lr, "lr")
+    lr = check_positive_real(lr, "lr", allow_inf=False)
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
     x = _toy_image(image, stride)

@@ -109,6 +109,8 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
     values.update(overrides)
     for name in ("steps", "batch_size", "size", "n_train", "n_test", "checkpoint_every"):
         values[name] = _config_int(values[name], name, 1)
+    for name in ("data_seed", "weight_decay"):  # not in the presets: the dataclass defaults
+        values.setdefault(name, getattr(TrainConfig, name))
     values["data_seed"] = _config_int(values["data_seed"], "data_seed", 0)
     try:
         values["lr"] = check_finite_real(values["lr"], "lr")

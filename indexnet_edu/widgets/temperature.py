@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from .._checks import check_divisible, check_positive_int, check_tensor
+from .._checks import check_divisible, check_positive_int, check_positive_real, check_tensor
 from .pooling import explore_pooling
 
 TEMPERATURE_RANGE = (1e-4, 1e2)
@@ -32,7 +32,9 @@ class TemperatureCurve:
 def temperature_grid(points: int = 25, low: float = TEMPERATURE_RANGE[0], high: float = TEMPERATURE_RANGE[1]) -> np.ndarray:
     """``points`` temperatures spaced evenly in log10 between ``low`` and ``high``."""
     points = check_positive_int(points, "points")
-    if not 0 < low < high:
+    low = check_positive_real(low, "low", allow_inf=False)
+    high = check_positive_real(high, "high", allow_inf=False)
+    if not low < high:
         raise ValueError(f"temperatures need 0 < low < high, got low={low}, high={high}")
     return np.logspace(np.log10(low), np.log10(high), points)
 

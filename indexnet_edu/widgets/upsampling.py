@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_positive_int, check_tensor
+from .._checks import check_choice, check_nonnegative_int, check_positive_int, check_tensor
 from ..carafe_module import CARAFE
 from ..indexing import indexed_upsample
 from ..reassembly import carafe, pad_for_kernel, reassemble
@@ -69,6 +69,7 @@ class KernelAtPixel:
 def default_carafe(channels: int, stride: int, seed: int = 0) -> CARAFE:
     """An untrained CARAFE (paper's k_up=5, k_enc=3; c_mid=16 to stay cheap): its near-zero
     encoder makes every kernel an almost uniform 5×5 average until it is trained."""
+    seed = check_nonnegative_int(seed, "seed")
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
