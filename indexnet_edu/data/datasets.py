@@ -33,6 +33,15 @@ TASKS = ("matting", "reconstruction", "segmentation")
 DATA_VERSION = 1
 CACHE_ENV = "INDEXNET_DATA_CACHE"
 
+#: What a sample of each task holds: array name → (shape after H×W, dtype). The on-disk cache
+#: is checked against it.
+SAMPLE_LAYOUT = {
+    "matting": {"image": ((3,), "float32"), "trimap": ((), "uint8"), "alpha": ((), "float32"),
+                "fg": ((3,), "float32"), "bg": ((3,), "float32")},
+    "reconstruction": {"image": ((3,), "float32")},
+    "segmentation": {"image": ((3,), "float32"), "mask": ((), "int64")},
+}
+
 _GENERATORS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "matting": make_matting_sample,
     "reconstruction": make_reconstruction_sample,
@@ -205,11 +214,11 @@ class SyntheticDataset(Dataset):
                 raise
 
     def _load(self, path: Path) -> str | None:
-        """Memory-map a cached folder after checking it against sample 0; returns what is
-        wrong with it (and keeps nothing) or None."""
-        expected = self.generate(0)
+        """Memory-map a cached folder after checking every array against :data:`SAMPLE_LAYOUT`
+        (present, readable, n×size×size(×3) of the right dtype, finite); returns what is wrong
+        with it (keeping nothing) or None."""
         stacked = {}
-        for key, first in expected.items():
+        for key, (trailing, dtype) in SAMPLE_LAYOUT[self.task].items():
             file = path / f"{key}.npy"
             if not file.is_file():
                 return f"{file.name} is missing"
@@ -217,13 +226,11 @@ class SyntheticDataset(Dataset):
                 array = np.load(file, mmap_mode="r")
             except (ValueError, OSError, EOFError) as error:  # truncated or not a .npy file
                 return f"{file.name} cannot be read: {error}"
-            if array.shape != (self.n,) + first.shape or array.dtype != first.dtype:
-                return (f"{file.name} holds {array.dtype} {array.shape}, expected {first.dtype} "
-                        f"{(self.n,) + first.shape}")
+            shape = (self.n, self.size, self.size) + trailing
+            if array.shape != shape or array.dtype != np.dtype(dtype):
+                return f"{file.name} holds {array.dtype} {array.shape}, expected {dtype} {shape}"
             if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
                 return f"{file.name} holds NaN or infinite values"
-            if not np.array_equal(array[0], first):
-                return f"{file.name} does not hold the generated sample 0"
             stacked[key] = array
         self._stacked = stacked
         self._arrays.clear()
