@@ -15,6 +15,7 @@ Organised by lesson; each section lists its checks in :data:`EXERCISES`.
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Callable
 
 import torch
@@ -247,7 +248,8 @@ def check_encoder_index_bounds(your_bounds: Callable) -> bool:
             n = stride**2
             expected = (1 / (1 + (n - 1) * math.e), math.e / (math.e + n - 1))
             if (not isinstance(got, (tuple, list)) or len(got) != 2
-                    or not all(isinstance(v, (int, float)) or (isinstance(v, torch.Tensor) and v.numel() == 1)
+                    or not all((isinstance(v, Real) and not isinstance(v, bool))
+                               or (isinstance(v, torch.Tensor) and v.numel() == 1)
                                for v in got)):
                 raise AssertionError(f"{case}: expected a pair of numbers (low, high), got {got!r}. Hint: {hint}")
             low, high = (float(v) for v in got)

@@ -8,6 +8,7 @@ not, and returns False (with a reminder) while your function still raises
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Callable
 
 import torch
@@ -44,7 +45,7 @@ def check_temperature_for_weight(your_temperature: Callable) -> bool:
         for gap, weight in [(0.1, 0.9), (0.5, 0.99), (1 / 255, 0.75), (2.0, 0.6)]:
             case = f"gap {gap:.4g}, weight {weight}"
             got = _call(your_temperature, gap, weight, case=case)
-            if not isinstance(got, (int, float)) or isinstance(got, bool):
+            if not isinstance(got, Real) or isinstance(got, bool):  # NumPy floats are floats too
                 raise AssertionError(f"{case}: expected a float temperature, got {type(got).__name__}")
             reached = 1 / (1 + math.exp(-gap / float(got))) if got > 0 else math.nan
             expected = gap / math.log(weight / (1 - weight))

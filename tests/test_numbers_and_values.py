@@ -191,3 +191,20 @@ def test_temperature_grid_refuses_an_infinite_bound():
 def test_cost_table_refuses_a_fractional_seed():
     with pytest.raises(TypeError, match="seed must be an int >= 0, got float 0.5"):
         cost_table(8, 8, names=["nearest"], seed=0.5)
+
+
+def test_the_temperature_checker_accepts_a_numpy_float_answer():
+    from indexnet_edu.exercises_playground import check_temperature_for_weight
+
+    # np.float32 is not a Python float: it used to be refused as "not a float temperature".
+    assert check_temperature_for_weight(
+        lambda gap, weight: np.float32(gap) / np.float32(math.log(weight / (1 - weight)))) is True
+
+
+def test_the_bounds_checker_accepts_numpy_float64_answers():
+    from indexnet_edu.exercises import check_encoder_index_bounds
+
+    def bounds(stride):
+        n = stride**2
+        return np.float64(1 / (1 + (n - 1) * math.e)), np.float64(math.e / (math.e + n - 1))
+    assert check_encoder_index_bounds(bounds) is True
