@@ -42,22 +42,22 @@ def all_finite(tensor: torch.Tensor) -> bool:
     return tensor.device.type == "meta" or bool(torch.isfinite(tensor).all())
 
 
+def _int_at_least(value, name: str, minimum: int, expected: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be {expected}, got {value}")
+    return int(value)
+
+
 def check_positive_int(value, name: str) -> int:
     """``value`` must be an int >= 1 (bools are refused)."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return int(value)
+    return _int_at_least(value, name, 1, "a positive int")
 
 
 def check_nonnegative_int(value, name: str) -> int:
     """``value`` must be an int >= 0 (a seed, a count that may be zero); bools are refused."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= 0, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value}")
-    return int(value)
+    return _int_at_least(value, name, 0, "an int >= 0")
 
 
 def check_odd_kernel(value, name: str = "kernel_size") -> int:
