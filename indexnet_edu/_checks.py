@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+import numpy as np
 import torch
 
 
@@ -66,6 +67,13 @@ def check_positive_int(value, name: str) -> int:
 def check_nonnegative_int(value, name: str) -> int:
     """``value`` must be an int >= 0 (a seed, a count that may be zero); bools are refused."""
     return _int_at_least(value, name, 0, "an int >= 0")
+
+
+def check_flag(value, name: str) -> bool:
+    """``value`` must be a bool (NumPy's too): a string such as ``"no"`` is not silently true."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
 def check_odd_kernel(value, name: str = "kernel_size") -> int:

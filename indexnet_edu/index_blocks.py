@@ -20,7 +20,7 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_channels, check_choice, check_divisible, check_positive_int, check_tensor
+from ._checks import check_channels, check_choice, check_divisible, check_flag, check_positive_int, check_tensor
 
 DIN_MODES = ("o2o", "m2o")
 SUPPORTED_STRIDES = (2, 4)
@@ -93,7 +93,7 @@ class HolisticIndexBlock(_IndexBlock):
 
     def __init__(self, in_channels: int, stride: int = 2, nonlinear: bool = False, context: bool = False):
         super().__init__(in_channels, stride)
-        self.nonlinear, self.context = bool(nonlinear), bool(context)
+        self.nonlinear, self.context = check_flag(nonlinear, "nonlinear"), check_flag(context, "context")
         subpositions = self.stride**2
         if nonlinear:
             self.predictor = nn.Sequential(
@@ -122,7 +122,7 @@ class DepthwiseIndexBlock(_IndexBlock):
                  context: bool = False):
         super().__init__(in_channels, stride)
         self.mode = check_choice(mode, "mode", DIN_MODES)
-        self.nonlinear, self.context = bool(nonlinear), bool(context)
+        self.nonlinear, self.context = check_flag(nonlinear, "nonlinear"), check_flag(context, "context")
         groups = in_channels if mode == "o2o" else 1
         self.branches = nn.ModuleList(
             self._branch(in_channels, groups, nonlinear, context) for _ in range(self.stride**2)

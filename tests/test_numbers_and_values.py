@@ -208,3 +208,18 @@ def test_the_bounds_checker_accepts_numpy_float64_answers():
         n = stride**2
         return np.float64(1 / (1 + (n - 1) * math.e)), np.float64(math.e / (math.e + n - 1))
     assert check_encoder_index_bounds(bounds) is True
+
+
+@pytest.mark.parametrize("build", [
+    lambda: ie.HolisticIndexBlock(4, nonlinear="no"),
+    lambda: ie.DepthwiseIndexBlock(4, context="False"),
+    lambda: indexnet_matting("m2o", nonlinear=1),
+    lambda: make_dataset("reconstruction", n=2, size=16, augment="yes", cache=False),
+])
+def test_switches_refuse_values_that_are_not_bools(build):
+    with pytest.raises(TypeError, match="must be True or False"):
+        build()
+
+
+def test_switches_accept_numpy_bools():
+    assert ie.HolisticIndexBlock(4, nonlinear=np.bool_(True)).nonlinear is True

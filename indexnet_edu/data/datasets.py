@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from .._checks import check_choice, check_nonnegative_int, check_positive_int
+from .._checks import check_choice, check_flag, check_nonnegative_int, check_positive_int
 from ..checkpoint import current_umask
 from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, check_trimap_radius, make_matting_sample
 from .reconstruction import make_reconstruction_sample
@@ -115,7 +115,7 @@ class SyntheticDataset(Dataset):
             raise ValueError(f"size must be at least 8 pixels, got {size}")
         seed = check_nonnegative_int(seed, "seed")  # it feeds NumPy's SeedSequence
         self.seed = data_seed(split, seed)
-        self.augment = bool(augment)
+        self.augment = check_flag(augment, "augment")
         self.options = _check_options(self.task, options)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self._arrays: dict[int, dict[str, np.ndarray]] = {}

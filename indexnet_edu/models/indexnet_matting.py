@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_tensor
+from .._checks import check_choice, check_flag, check_tensor
 from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
 from .mobilenetv2 import conv_bn_relu6, mobilenetv2_layers
 
@@ -106,7 +106,7 @@ class IndexNetMatting(nn.Module):
     def __init__(self, index: str = "m2o", nonlinear: bool = False, context: bool = False):
         super().__init__()
         self.index = check_choice(index, "index", INDEX_KINDS)
-        self.nonlinear, self.context = bool(nonlinear), bool(context)
+        self.nonlinear, self.context = check_flag(nonlinear, "nonlinear"), check_flag(context, "context")
         if self.index == "maxpool" and (nonlinear or context):
             raise ValueError("nonlinear/context only apply to learned index blocks, not index='maxpool'")
         self.encoder = mobilenetv2_layers(in_channels=4)

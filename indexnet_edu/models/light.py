@@ -16,7 +16,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .._checks import check_positive_int, check_tensor
+from .._checks import check_flag, check_positive_int, check_tensor
 from ..registry import create_upsamplers
 
 DEFAULT_WIDTHS = (16, 32, 64, 128)
@@ -42,7 +42,7 @@ class LightEncoderDecoder(nn.Module):
             raise TypeError(f"widths must be a non-empty sequence of positive ints, got {widths!r}")
         self.widths = tuple(check_positive_int(w, "widths[i]") for w in widths)
         self.upsampler_name = upsampler
-        self.skips = bool(skips)
+        self.skips = check_flag(skips, "skips")
         self.resamplers = create_upsamplers(upsampler, list(self.widths))
         previous = in_channels
         self.encoder = nn.ModuleList()
