@@ -9,9 +9,9 @@ side by side, sharing the CPU cores or the one GPU). A job whose
 (preset, steps, model and every other setting) is the one this sweep asks for; one made with
 other settings is refused before any job starts, naming the differing setting (use a fresh
 ``--out``, or delete the file to rerun it). An interrupted job resumes from its checkpoint in
-``OUT/<task>/<upsampler>/seed<k>/`` (a checkpoint of another config is refused the same way). At the end the comparison table
-(mean ± std over seeds, markdown) goes to ``OUT/summary.md`` and one bar chart per task and
-metric to ``OUT/<task>_<metric>.png``.
+``OUT/<task>/<upsampler>/seed<k>/`` (a checkpoint of another config is refused the same way).
+At the end the comparison table (mean ± std over seeds, markdown) goes to ``OUT/summary.md``
+and one bar chart per task and metric to ``OUT/<task>_<metric>.png``.
 
 From a notebook: ``run_sweep(...)`` (``in_process=True`` trains in the kernel, sharing the
 generated data) and ``load_results(dir)`` → :class:`ResultsTable`.

@@ -36,8 +36,8 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
 from ._checks import check_finite_real
-from .checkpoint import (CheckpointError, OutputDirError, atomic_save, atomic_write_json, capture_rng_state, load_checkpoint,
-                         prepare_output_dir, remove_stale_temporaries, restore_rng_state)
+from .checkpoint import (CheckpointError, OutputDirError, atomic_save, atomic_write_json, capture_rng_state,
+                         load_checkpoint, prepare_output_dir, remove_stale_temporaries, restore_rng_state)
 from .cost import count_parameters
 from .registry import available_upsamplers
 from .tasks import MODEL_KINDS, TASKS, build_model, loss_fn, model_inputs, prediction, score
@@ -274,7 +274,7 @@ def _check_resume_compatible(saved: dict, config: TrainConfig) -> None:
     changed = config_differences(saved, config)
     if changed:
         raise ResumeMismatchError(f"the checkpoint was written by a different config ({'; '.join(changed)}); "
-                         f"use a fresh --out or the same arguments")
+                                  "use a fresh --out or the same arguments")
 
 
 @contextmanager
@@ -305,8 +305,8 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     (:class:`~indexnet_edu.checkpoint.OutputDirError`); an existing checkpoint needs
     ``resume`` (FileExistsError), must be readable
     (:class:`~indexnet_edu.checkpoint.CheckpointError`) and written by the same config
-    (ValueError naming the differing fields). Stale temp files of killed saves are removed.
-    A save that fails (e.g. a full disk) raises an OSError naming the file.
+    (:class:`ResumeMismatchError`, a ValueError naming the differing fields). Stale temp files
+    of killed saves are removed. A save that fails (e.g. a full disk) raises an OSError naming the file.
     """
     with _preserved_global_state():
         return _train_job(config, out_dir, resume, interrupt_after, progress)

@@ -123,7 +123,8 @@ def test_an_all_nan_cache_array_is_regenerated(tmp_path, cached):
 def test_a_cache_array_of_the_wrong_size_is_regenerated(tmp_path, cached):
     def shrink(path):
         np.save(path / "fg.npy", np.zeros((3, 8, 8, 3), np.float32))
-    damage_and_reload(tmp_path, cached, shrink, r"fg.npy holds float32 \(3, 8, 8, 3\), expected float32 \(3, 16, 16, 3\)")
+    damage_and_reload(tmp_path, cached, shrink,
+                      r"fg.npy holds float32 \(3, 8, 8, 3\), expected float32 \(3, 16, 16, 3\)")
 
 
 def test_a_cache_array_of_the_wrong_dtype_is_regenerated(tmp_path, cached):

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from einops import rearrange, reduce, repeat
 
-from .._checks import check_choice, check_divisible, check_nonnegative_int, check_positive_int, check_positive_real, check_tensor
+from .._checks import (check_choice, check_divisible, check_nonnegative_int, check_positive_int, check_positive_real,
+                       check_tensor)
 from ..indexing import indexed_pool, indexed_upsample
 from ..recipes import average_index, max_index, softmax_index
 
