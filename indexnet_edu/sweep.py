@@ -19,6 +19,7 @@ generated data) and ``load_results(dir)`` → :class:`ResultsTable`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -108,9 +109,11 @@ def check_existing_results(jobs, preset: str, out, steps: int | None, model: str
     the differing settings) any finished result or checkpoint made with other settings."""
     from .train import CHECKPOINT_NAME, config_differences, make_config
 
-    todo = []
+    todo, configs = [], {}
     for task, upsampler, seed in jobs:
-        config = make_config(task, upsampler, preset, seed, model, steps)
+        if (task, upsampler) not in configs:  # validated once per pair (IndexNet builds a model to check)
+            configs[task, upsampler] = make_config(task, upsampler, preset, 0, model, steps)
+        config = dataclasses.replace(configs[task, upsampler], seed=int(seed))
         done = result_path(out, task, upsampler, seed)
         checkpoint = done.with_suffix("") / CHECKPOINT_NAME
         for stored in (done, checkpoint):
