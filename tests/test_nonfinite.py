@@ -76,6 +76,19 @@ def test_reassembly_with_nearest_kernels_equals_nearest_interpolate_on_non_finit
     same(ie.reassemble(y, kernels, 1, scale=s), F.interpolate(y, scale_factor=s, mode="nearest"))
 
 
+@given(maps(stride_choices=(2, 3)), st.data())
+def test_reassembly_with_one_hot_kernels_equals_max_unpool2d_on_non_finite_values(case, data):
+    x, s = case
+    pooled_shape = (x.shape[0], x.shape[1], x.shape[2] // s, x.shape[3] // s)
+    values = data.draw(st.lists(st.one_of(FINITE, SPECIAL), min_size=math.prod(pooled_shape),
+                                max_size=math.prod(pooled_shape)))
+    y = torch.tensor(values, dtype=torch.float64).view(pooled_shape)
+    _, positions = F.max_pool2d(x, s, return_indices=True)
+    # k = 1, one group per channel: the depthwise one-hot index is the reassembly kernel.
+    same(ie.reassemble(y, ie.max_index(x, s), 1, scale=s, groups=x.shape[1]),
+         F.max_unpool2d(y, positions, s, output_size=x.shape[-2:]))
+
+
 @given(maps(stride_choices=(1,)))
 def test_reassembly_with_bilinear_kernels_equals_bilinear_interpolate_away_from_the_first_row_and_column(case):
     # PyTorch's CPU bilinear kernel reads the next row/column with weight 0 at the top and left
