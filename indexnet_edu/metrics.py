@@ -224,7 +224,7 @@ def psnr(pred, target, data_range: float = 1.0) -> float:
     """Peak signal-to-noise ratio 10·log10(data_range² / MSE) in dB over all elements (∞ if equal).
 
     ``data_range``: any finite real > 0 (Python or NumPy scalar). Raises TypeError/ValueError
-    for other types or values, mismatched shapes, or empty arrays.
+    for other types or values, mismatched shapes, empty arrays, or NaN/inf in the images.
     """
     data_range = check_positive_real(data_range, "data_range", allow_inf=False)
     pred, target = _to_numpy(pred, "pred").astype(np.float64), _to_numpy(target, "target").astype(np.float64)
@@ -232,6 +232,9 @@ def psnr(pred, target, data_range: float = 1.0) -> float:
         raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
     if pred.size == 0:
         raise ValueError(f"pred and target are empty (shape {pred.shape}): PSNR needs at least one element")
+    for array, name in ((pred, "pred"), (target, "target")):
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
     error = float(np.mean((pred - target) ** 2))
     if error == 0.0:
         return math.inf

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-from ._checks import check_positive_int
+from ._checks import check_choice, check_positive_int
 from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock
 from .resamplers import (DeconvResampler, IndexResampler, InterpolationResampler, MaxUnpoolResampler,
                          PixelShuffleResampler, Resampler, carafe_resampler, dysample_resampler)
@@ -43,9 +43,21 @@ class UpsamplerSpec:
 _REGISTRY: dict[str, UpsamplerSpec] = {}
 
 
+KERNEL_SOURCES = ("fixed", "decoder", "encoder", "learned")
+
+
 def register_upsampler(name: str, build: Callable[..., Resampler], description: str, kernel_source: str,
                        make_shared: Callable[..., nn.Module] | None = None) -> None:
-    """Add an upsampler; ``build(channels, stride, shared=None, **kwargs)`` returns a Resampler."""
+    """Add an upsampler; ``build(channels, stride, shared=None, **kwargs)`` returns a Resampler.
+
+    Raises TypeError for a non-str name or a non-callable ``build``/``make_shared``, ValueError
+    for a name already taken or a ``kernel_source`` outside :data:`KERNEL_SOURCES`.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"upsampler name must be a non-empty str, got {name!r}")
+    if not callable(build) or (make_shared is not None and not callable(make_shared)):
+        raise TypeError("build (and make_shared, if given) must be callable")
+    check_choice(kernel_source, "kernel_source", KERNEL_SOURCES)
     if name in _REGISTRY:
         raise ValueError(f"upsampler {name!r} is already registered")
     _REGISTRY[name] = UpsamplerSpec(name, build, description, kernel_source, make_shared)

@@ -223,3 +223,17 @@ def test_switches_refuse_values_that_are_not_bools(build):
 
 def test_switches_accept_numpy_bools():
     assert ie.HolisticIndexBlock(4, nonlinear=np.bool_(True)).nonlinear is True
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_psnr_refuses_non_finite_images(bad):
+    pred = np.zeros((4, 4))
+    pred[1, 1] = bad
+    with pytest.raises(ValueError, match="pred contains NaN or infinite values"):
+        metrics.psnr(pred, np.zeros((4, 4)))
+
+
+def test_register_upsampler_refuses_an_unknown_kernel_source():
+    with pytest.raises(ValueError, match="kernel_source must be one of 'fixed', 'decoder', 'encoder', 'learned'"):
+        ie.register_upsampler("my_upsampler_x", lambda c, s, shared=None: None, "test", "content")
+    assert "my_upsampler_x" not in ie.available_upsamplers()
