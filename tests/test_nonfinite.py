@@ -26,6 +26,13 @@ def maps(draw, stride_choices=(1, 2, 3)):
     return torch.tensor(values, dtype=torch.float64).view(batch, channels, height, width), stride
 
 
+def pooled_values_and_argmax(data, x, s):
+    """Values with some ±inf/NaN at x's pooled shape, and the argmax positions of x's windows."""
+    shape = (x.shape[0], x.shape[1], x.shape[2] // s, x.shape[3] // s)
+    values = data.draw(st.lists(st.one_of(FINITE, SPECIAL), min_size=math.prod(shape), max_size=math.prod(shape)))
+    return torch.tensor(values, dtype=torch.float64).view(shape), F.max_pool2d(x, s, return_indices=True)[1]
+
+
 def same(actual, expected):
     assert_close(actual, expected, equal_nan=True, rtol=1e-12, atol=0)
 
@@ -39,11 +46,7 @@ def test_max_index_pooling_equals_max_pool2d_on_non_finite_values(case):
 @given(maps(), st.data())
 def test_max_index_unpooling_equals_max_unpool2d_on_non_finite_values(case, data):
     x, s = case
-    pooled_shape = (x.shape[0], x.shape[1], x.shape[2] // s, x.shape[3] // s)
-    values = data.draw(st.lists(st.one_of(FINITE, SPECIAL), min_size=math.prod(pooled_shape),
-                                max_size=math.prod(pooled_shape)))
-    y = torch.tensor(values, dtype=torch.float64).view(pooled_shape)
-    _, positions = F.max_pool2d(x, s, return_indices=True)
+    y, positions = pooled_values_and_argmax(data, x, s)
     same(ie.indexed_upsample(y, ie.max_index(x, s), s), F.max_unpool2d(y, positions, s, output_size=x.shape[-2:]))
 
 
@@ -79,11 +82,7 @@ def test_reassembly_with_nearest_kernels_equals_nearest_interpolate_on_non_finit
 @given(maps(stride_choices=(2, 3)), st.data())
 def test_reassembly_with_one_hot_kernels_equals_max_unpool2d_on_non_finite_values(case, data):
     x, s = case
-    pooled_shape = (x.shape[0], x.shape[1], x.shape[2] // s, x.shape[3] // s)
-    values = data.draw(st.lists(st.one_of(FINITE, SPECIAL), min_size=math.prod(pooled_shape),
-                                max_size=math.prod(pooled_shape)))
-    y = torch.tensor(values, dtype=torch.float64).view(pooled_shape)
-    _, positions = F.max_pool2d(x, s, return_indices=True)
+    y, positions = pooled_values_and_argmax(data, x, s)
     # k = 1, one group per channel: the depthwise one-hot index is the reassembly kernel.
     same(ie.reassemble(y, ie.max_index(x, s), 1, scale=s, groups=x.shape[1]),
          F.max_unpool2d(y, positions, s, output_size=x.shape[-2:]))
