@@ -15,19 +15,16 @@ from .sweep import ResultsTable, load_results, result_path
 from .tasks import model_inputs, prediction, trivial_baseline, score
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def lesson_results_dir(steps: int) -> Path:
     """A scratch results folder shared by the lessons, keyed by the package's source code and
     the step count: a lesson reuses runs another lesson made with the same code, never stale ones."""
-    import hashlib
     import tempfile
 
-    digest = hashlib.sha256(str(steps).encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.read_bytes())
-    return Path(tempfile.gettempdir()) / "indexnet_edu_lessons" / digest.hexdigest()[:16]
+    from .env import package_digest
+
+    return Path(tempfile.gettempdir()) / "indexnet_edu_lessons" / package_digest(str(steps))
 
 
 def stack_samples(dataset, indices=None) -> dict:
