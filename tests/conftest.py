@@ -1,5 +1,8 @@
 """Shared test settings: hypothesis profiles and small helpers."""
+import importlib.util
 import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +11,28 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 MMCV_REFERENCE = REPO.parent / "shared" / "reference" / "mmcv_carafe"
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (declared in the dev extra for < 3.11)
+    import tomli as tomllib
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def requirement_name(spec: str) -> str:
+    """The distribution name of a requirement line ("torch>=2.4" → "torch"), lower case."""
+    return re.split(r"[<>=!~;\[ ]", spec.strip(), maxsplit=1)[0].lower()
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` (the dev scripts are not part of the installed package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 # Timing on shared 2-core machines is noisy: no per-example deadline. CI runs fewer examples.
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
