@@ -207,3 +207,21 @@ def test_lesson_00_runs_its_environment_check_outside_a_checkout(tmp_path):
                             env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Not in a checkout" in result.stdout and "quick mode" in result.stdout
+
+
+def test_package_digest_keys_caches_by_source_and_extra_strings(tmp_path, monkeypatch):
+    from indexnet_edu import env
+
+    first = env.package_digest("quick")
+    assert re.fullmatch(r"[0-9a-f]{16}", first) and env.package_digest("quick") == first
+    assert env.package_digest("full") != first
+    copy = tmp_path / "indexnet_edu"
+    copy.mkdir()
+    for path in env.PACKAGE_DIR.rglob("*.py"):
+        target = copy / path.relative_to(env.PACKAGE_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    monkeypatch.setattr(env, "PACKAGE_DIR", copy)
+    assert env.package_digest("quick") == first  # the same source, wherever it lies
+    (copy / "env.py").write_text((copy / "env.py").read_text() + "\n# changed\n")
+    assert env.package_digest("quick") != first
