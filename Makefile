@@ -8,14 +8,37 @@ TORCH  ?= torch==2.13.0
 PORT   ?= 8888
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: setup lab test test-fast clean
+# `make test` runs the lessons in quick mode whatever the environment says (minutes on a
+# laptop CPU). The full-scale lessons are an explicit opt-in: `make test-full` or `make test FULL=1`
+# (hours on a CPU; minutes on a GPU). A notebook cell that runs longer than CELL_TIMEOUT seconds
+# fails the run instead of hanging it.
+FULL ?= 0
+IS_FULL = $(filter 1 yes true,$(FULL))
+CELL_TIMEOUT ?= $(if $(IS_FULL),14400,600)
+LESSON_MODE = INDEXNET_QUICK=$(if $(IS_FULL),0,1)
+# What `make test` collects (default: pyproject's testpaths, i.e. tests/ and notebooks/).
+TESTS ?=
+# The prerequisite of the test targets (empty: use the interpreter in $(BIN) as it is).
+SETUP ?= setup
+
+# pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.
+define run_pytest
+	@echo "$(LESSON_MODE) pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1)"
+	@$(LESSON_MODE) $(BIN)/python -m pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests (exit 5): failing" >&2; fi; \
+	exit $$status
+endef
+
+BOOK_DIR ?= build/book
+
+.PHONY: setup lab test test-full test-fast book clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book]" "$(TORCH)"
 	@touch $(STAMP)
 
 lab: setup
@@ -23,11 +46,18 @@ lab: setup
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks
 
-test: setup
-	$(BIN)/python -m pytest
+test: $(SETUP)
+	$(call run_pytest,$(TESTS))
 
-test-fast: setup
-	$(BIN)/python -m pytest tests
+test-full:
+	$(MAKE) test FULL=1
+
+test-fast: $(SETUP)
+	$(call run_pytest,tests)
+
+# The lessons as a static HTML site: $(BOOK_DIR)/html/index.html (executed in quick mode, cached).
+book: $(SETUP)
+	$(BIN)/python tools/book.py --out $(BOOK_DIR)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

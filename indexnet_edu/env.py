@@ -1,10 +1,23 @@
 """Where the suite is running: quick mode, device, versions (for notebooks and results)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
+from pathlib import Path
 
 import torch
+
+# Where the suite is published: the Colab install cell, the Binder/Colab badges and the README
+# are generated from this one constant (tools/notebook_headers.py). A placeholder until the
+# project has a public home: change it here, re-run the script, and every link follows.
+REPOSITORY_URL = "https://github.com/indexnet-edu/indexnet_edu"
+
+LESSONS = ("00_start_here", "01_upsampling_is_indexing", "02_index_playground", "03_index_networks",
+           "04_indexnet_vs_carafe", "05_delivering_spatial_information", "06_deep_image_matting",
+           "07_regions_vs_details", "08_cost_of_upsampling")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def quick_mode() -> bool:
@@ -45,3 +58,28 @@ def environment_report() -> dict:
     except ImportError:
         report["ipywidgets"] = None
     return report
+
+
+def lessons_present(folder=None) -> dict[str, bool] | None:
+    """Which lesson notebooks (:data:`LESSONS`) sit in ``folder`` (default: the working directory,
+    where a lesson's kernel runs).
+
+    Returns ``{name: present}``, or None when the folder holds none of them: the lesson then
+    runs outside a checkout (Colab, Binder's home, a notebook copied elsewhere), and the
+    package alone is what matters.
+    """
+    folder = Path.cwd() if folder is None else Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"expected an existing folder, got {str(folder)!r}")
+    present = {name: (folder / f"{name}.ipynb").is_file() for name in LESSONS}
+    return present if any(present.values()) else None
+
+
+def package_digest(*extra: str) -> str:
+    """A 16-hex-digit digest of the package's Python source (and ``extra`` strings): caches keyed
+    by it (lesson runs, the book's executed notebooks) are never reused across code changes."""
+    digest = hashlib.sha256("\0".join(extra).encode())
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -68,7 +68,7 @@ class TrainConfig:
     widths: tuple = (16, 32, 64)
     checkpoint_every: int = 50
     data_seed: int = 0
-    amp: bool = True  # bf16 autocast on CUDA (ignored on CPU)
+    amp: bool = True  # mixed precision on CUDA: bf16 where native, else fp16 + GradScaler (see select_precision)
 
 
 # quick: CPU, seconds per job (32×32, 3 stages, 150 steps).
@@ -173,6 +173,43 @@ def git_commit() -> str | None:
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _native_bf16(device: torch.device) -> bool:
+    """Whether this CUDA device computes bf16 in hardware (Ampere, compute capability 8.0, or newer).
+
+    ``torch.cuda.is_bf16_supported`` also answers True for GPUs that only *emulate* bf16 (T4,
+    V100: slow, no tensor cores) unless asked ``including_emulation=False`` (torch ≥ 2.5);
+    older versions are answered from the compute capability.
+    """
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:
+        return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
+def select_precision(device, amp: bool = True, capability: tuple[int, int] | None = None) -> str:
+    """The training precision: ``"bf16"``, ``"fp16"`` or ``"fp32"``.
+
+    * CPU, or ``amp=False``: ``"fp32"``.
+    * CUDA with native bf16 (compute capability ≥ 8.0: A100, H100, H200, RTX 30xx/40xx): ``"bf16"``
+      autocast — same exponent range as float32, no loss scaling needed.
+    * Older CUDA GPUs (T4 = 7.5, V100 = 7.0 — what free Colab gives): ``"fp16"`` autocast with a
+      ``torch.amp.GradScaler``, since their bf16 is emulated and slow.
+
+    ``capability`` (major, minor) overrides what the device reports (for tests and planning).
+    Raises TypeError if ``device`` is not a ``torch.device`` or a string naming one.
+    """
+    if not isinstance(device, (torch.device, str)):
+        raise TypeError(f"device must be a torch.device or a string such as 'cuda', got {type(device).__name__}")
+    device = torch.device(device)
+    if device.type != "cuda" or not amp:
+        return "fp32"
+    native = tuple(capability) >= (8, 0) if capability is not None else _native_bf16(device)
+    return "bf16" if native else "fp16"
 
 
 def device_name(device: torch.device) -> str:
@@ -337,12 +374,13 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
     model = build_model(config.task, config.upsampler, config.model, config.widths).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
-    step, previous_wall = 0, 0.0
+    step, previous_wall, saved_scaler = 0, 0.0, {}
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, previous_wall = int(state["step"]), float(state["wall_time_s"])
+        saved_scaler = state.get("scaler") or {}
         restore_rng_state(state["rng"])
     network = model
     if world_size > 1:
@@ -353,14 +391,19 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
     # that draw would shift every later random number of a resumed run by one.
     loader = DataLoader(train_set, batch_sampler=sampler, num_workers=0,
                         generator=torch.Generator().manual_seed(config.seed))
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda" and config.amp)
+    precision = select_precision(device, config.amp)
+    autocast = torch.autocast(device.type, dtype=AUTOCAST_DTYPES.get(precision), enabled=precision != "fp32")
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")  # a no-op unless fp16
+    if saved_scaler and scaler.is_enabled():  # an fp16 run's loss scale continues where it stopped
+        scaler.load_state_dict(saved_scaler)
     started = time.perf_counter()
 
     def save(at_step: int) -> None:
         if rank == 0:
             atomic_save({"config": asdict(config), "step": at_step, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                         "rng": capture_rng_state(), "wall_time_s": previous_wall + time.perf_counter() - started},
+                         "rng": capture_rng_state(), "wall_time_s": previous_wall + time.perf_counter() - started,
+                         "scaler": scaler.state_dict()},
                         checkpoint_path)
 
     bar = tqdm(total=config.steps, initial=step, disable=not progress or rank != 0,
@@ -375,8 +418,9 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss.item()} at step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()  # unscaled unless fp16
+            scaler.step(optimizer)
+            scaler.update()
             scheduler.step()
             step += 1
             bar.update(1)
@@ -399,7 +443,7 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
         wall = previous_wall + time.perf_counter() - started
         results = {
             "task": config.task, "upsampler": config.upsampler, "model": config.model, "preset": config.preset,
-            "seed": config.seed, "device": device_name(device), "world_size": world_size,
+            "seed": config.seed, "device": device_name(device), "precision": precision, "world_size": world_size,
             "git_commit": git_commit(), "config": asdict(config), "wall_time_s": wall, "steps": step,
             "parameters": count_parameters(model), "torch": torch.__version__,
             "metrics": evaluate(model, config, test_set, device),
@@ -436,7 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--interrupt-after", type=int, default=None, metavar="K",
                         help="testing aid: act as if Ctrl-C arrived during step K")
     parser.add_argument("--no-progress", action="store_true", help="hide the tqdm bar")
-    parser.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bf16 autocast)")
+    parser.add_argument("--no-amp", action="store_true", help="train in float32 on CUDA (default: bf16 autocast where the "
+                        "GPU has it natively, else fp16 with a gradient scaler)")
     return parser
 
 

@@ -15,7 +15,6 @@ from .sweep import ResultsTable, load_results, result_path
 from .tasks import model_inputs, prediction, trivial_baseline, score
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
-PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def lesson_results_dir(steps: int) -> Path:
@@ -26,14 +25,10 @@ def lesson_results_dir(steps: int) -> Path:
     ``$INDEXNET_EDU_CACHE`` overrides the location), never in a shared temp folder; a cache
     folder another user could tamper with is refused (UnsafeCacheError).
     """
-    import hashlib
-
     from .cache import user_cache_dir
+    from .env import package_digest
 
-    digest = hashlib.sha256(str(steps).encode())
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        digest.update(path.read_bytes())
-    return user_cache_dir("lessons", digest.hexdigest()[:16])
+    return user_cache_dir("lessons", package_digest(str(steps)))
 
 
 def stack_samples(dataset, indices=None) -> dict:

@@ -1,5 +1,10 @@
 """Shared test settings: hypothesis profiles and small helpers."""
+import importlib.util
 import os
+import re
+import shutil
+import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +13,28 @@ from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 MMCV_REFERENCE = REPO.parent / "shared" / "reference" / "mmcv_carafe"
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (declared in the dev extra for < 3.11)
+    import tomli as tomllib
+
+
+def pyproject() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
+
+
+def requirement_name(spec: str) -> str:
+    """The distribution name of a requirement line ("torch>=2.4" → "torch"), lower case."""
+    return re.split(r"[<>=!~;\[ ]", spec.strip(), maxsplit=1)[0].lower()
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` (the dev scripts are not part of the installed package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 # Timing on shared 2-core machines is noisy: no per-example deadline. CI runs fewer examples.
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -29,3 +56,37 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+# --- a real browser: Debian's chromium driven by Playwright, never a downloaded one --------------
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+VIEWPORT = {"width": 1440, "height": 1000}
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium); the browser tests never download one")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def browser_page():
+    """A page of a headless Chromium (skipped, with the reason, where chromium or playwright is absent)."""
+    executable = chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright Python package is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            yield page
+        finally:
+            browser.close()

@@ -1,0 +1,113 @@
+"""The lessons as a rendered book: `tools/book.py` builds it (quick mode, cached execution) and a real
+headless Chromium opens every page: each renders, shows its figures, and holds no error output.
+
+The pages are served by a ``http.server`` on 127.0.0.1 (a free port, stopped by the fixture). Every
+request to another host (the widget manager's CDN, the badges' images) is refused by the browser,
+so the test needs no network: what it checks is what a reader sees from the book's own files.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import re
+import threading
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, free_port, load_tool
+
+LESSONS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
+SNAPSHOT_CALLS = ("pooling_snapshots(pooling.explorer)", "upsampling_snapshots(upsampling.explorer)",
+                  "temperature_snapshots(continuum.explorer)")
+BOOK_SOURCE = REPO / "docs" / "book"
+
+
+def test_the_landing_page_maps_every_lesson():
+    landing = (BOOK_SOURCE / "index.md").read_text()
+    linked = re.findall(r"\]\(([0-9]{2}_\w+)\.ipynb\)", landing)
+    assert linked == LESSONS
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    """The built book's html folder, served on 127.0.0.1: yields (folder, base URL)."""
+    pytest.importorskip("myst_nb", reason="the book extra is not installed (pip install -e '.[book]')")
+    out = tmp_path_factory.mktemp("book")
+    index = load_tool("book").build_book(out, quiet=True)
+    html = index.parent
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield html, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser_page, book):
+    _, base = book
+    host = base.split("//", 1)[1]
+    browser_page.route("**/*", lambda route: route.continue_() if f"//{host}/" in route.request.url
+                       else route.abort())
+    return browser_page
+
+
+IMAGES = """() => [...document.querySelectorAll('article img')]
+    .filter(img => !/^https?:/.test(img.getAttribute('src')) || img.src.startsWith(location.origin))
+    .map(img => ({src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
+                  output: !!img.closest('.cell_output')}))"""
+
+
+ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*:", re.MULTILINE)
+
+
+def _errors(page) -> list[str]:
+    """Error outputs: a traceback block, or any output (stream, stderr, text) that reads like one."""
+    found = page.locator(".cell_output .traceback, .cell_output .output.error").all_inner_texts()
+    found += [text for text in page.locator(".cell_output .output").all_inner_texts() if ERROR_TEXT.search(text)]
+    body = page.locator("article").inner_text()
+    found += [f"a widget's text stand-in: {m}" for m in re.findall(r"[HV]Box\(children=.{0,40}", body)]
+    return found
+
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
+    html, base = book
+    assert (html / f"{lesson}.html").is_file()
+    page.goto(f"{base}/{lesson}.html", wait_until="load")
+    title = page.locator("article h1").first.inner_text()
+    assert title.startswith(lesson[:2]), title
+    assert page.locator("article .cell").count() > 0  # the notebook's cells were rendered
+    images = page.evaluate(IMAGES)
+    figures = [image for image in images if image["output"]]
+    assert figures, f"{lesson}: no figure in any cell output"
+    assert all(image["loaded"] for image in images), [image["src"] for image in images if not image["loaded"]]
+    assert _errors(page) == []
+
+
+def test_playground_page_shows_a_static_figure_after_each_widget(page, book):
+    _, base = book
+    page.goto(f"{base}/02_index_playground.html", wait_until="load")
+    for call in SNAPSHOT_CALLS:
+        cell = page.locator("article .cell", has_text=call)
+        assert cell.count() == 1, call
+        figure = cell.locator(".cell_output img")
+        assert figure.count() == 1, call
+        assert figure.evaluate("img => img.complete && img.naturalWidth > 300"), call
+
+
+def test_landing_page_links_every_lesson_page(page, book):
+    _, base = book
+    page.goto(f"{base}/index.html", wait_until="load")
+    links = page.locator("article a.reference.internal").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    for lesson in LESSONS:
+        assert f"{lesson}.html" in links, lesson

@@ -1,0 +1,86 @@
+"""Build the lessons as a static HTML book (Sphinx + myst-nb), every notebook executed in quick mode.
+
+    python tools/book.py                     # → build/book/html/index.html (what `make book` runs)
+    python tools/book.py --out /tmp/book     # → /tmp/book/html/index.html
+
+The sources are staged in OUT/src: docs/book (conf.py, the landing page) plus a copy of
+notebooks/*.ipynb. Executed notebooks are cached by jupyter-cache under build/book-cache/<key>,
+the key being a digest of the package's source: a rebuild re-executes only notebooks whose code
+changed, and never reuses outputs made by other package code. A failing cell fails the build.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the checkout's package, also when it is not installed
+
+from indexnet_edu.env import package_digest  # noqa: E402
+
+BOOK_SOURCE = REPO / "docs" / "book"
+DEFAULT_OUT = REPO / "build" / "book"
+DEFAULT_CACHE = REPO / "build" / "book-cache"
+
+
+def cache_dir(root: Path = DEFAULT_CACHE) -> Path:
+    """The execution cache for the current package source (older keys are removed)."""
+    root = Path(root)
+    current = root / package_digest("book", "quick")
+    if root.is_dir():
+        for stale in root.iterdir():
+            if stale != current and stale.is_dir():
+                shutil.rmtree(stale)
+    return current
+
+
+def stage(out: Path) -> Path:
+    """OUT/src: the book's configuration and landing page beside a fresh copy of the lessons."""
+    source = out / "src"
+    if source.exists():
+        shutil.rmtree(source)
+    shutil.copytree(BOOK_SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
+    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
+        shutil.copy2(notebook, source / notebook.name)
+    return source
+
+
+def build_book(out=DEFAULT_OUT, cache_root=DEFAULT_CACHE, quiet: bool = False) -> Path:
+    """Stage, execute (quick mode, cached) and render the book; returns OUT/html/index.html.
+
+    Raises subprocess.CalledProcessError when Sphinx fails (a cell raised, a notebook is broken).
+    """
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    source = stage(out)
+    env = dict(os.environ, INDEXNET_QUICK="1", INDEXNET_REPO=str(REPO),
+               INDEXNET_BOOK_CACHE=str(cache_dir(cache_root)),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "--keep-going", "-j", "1",
+               str(source), str(out / "html")] + (["-q"] if quiet else [])
+    subprocess.run(command, env=env, check=True, cwd=source)
+    return out / "html" / "index.html"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    try:
+        index = build_book(args.out, quiet=args.quiet)
+    except subprocess.CalledProcessError as error:
+        print(f"the book did not build (sphinx exited {error.returncode}); see the messages above", file=sys.stderr)
+        return 1
+    print(f"book built in {time.perf_counter() - started:.0f} s: open {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
