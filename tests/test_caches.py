@@ -10,7 +10,7 @@ from indexnet_edu import cache
 from indexnet_edu.checkpoint import atomic_save, atomic_write_json, atomic_write_text
 from indexnet_edu.data import make_dataset
 from indexnet_edu.data.datasets import SAMPLE_LAYOUT
-from indexnet_edu.training_views import lesson_results_dir
+from indexnet_edu.lessons.training_views import lesson_results_dir
 
 
 @pytest.fixture

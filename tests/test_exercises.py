@@ -7,44 +7,10 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from indexnet_edu import exercises, indexed_pool, indexed_upsample, max_index
+from indexnet_edu.lessons import exercises
+from indexnet_edu.lessons.exercises import solutions
+from indexnet_edu import indexed_pool, indexed_upsample, max_index
 from indexnet_edu.index_blocks import normalise_index
-
-
-# --- correct answers (kept here, never printed in a lesson) -----------------------------------
-
-def average_index(x, stride):
-    return torch.full_like(x[:, :1], 1.0 / stride**2)
-
-
-def min_index(x, stride):
-    return max_index(-x, stride)
-
-
-def nearest_kernels(h, w, scale):
-    kernels = torch.zeros(1, 9, scale * h, scale * w)
-    kernels[:, 4] = 1.0
-    return kernels
-
-
-def softmax_pool(x, stride, temperature):
-    windows = rearrange(x, "b c (h s1) (w s2) -> b c h w (s1 s2)", s1=stride, s2=stride)
-    return (torch.softmax(windows / temperature, dim=-1) * windows).sum(-1)
-
-
-def max_unpool(x, stride):
-    index = max_index(x, stride)
-    return indexed_upsample(indexed_pool(x, index, stride), index, stride)
-
-
-def parameter_count(kind, channels, context):
-    k = 4 if context else 2
-    return {"hin": 4 * channels * k * k, "o2o": 4 * channels * k * k, "m2o": 4 * channels * channels * k * k}[kind]
-
-
-def bounds(stride):
-    n = stride**2
-    return 1 / (1 + (n - 1) * math.e), math.e / (math.e + n - 1)
 
 
 # --- wrong answers: each a plausible learner mistake ------------------------------------------
@@ -64,7 +30,7 @@ def kernels_with_corner_weight(h, w, scale):
 
 
 def softmax_pool_ignoring_temperature(x, stride, temperature):
-    return softmax_pool(x, stride, 1.0)
+    return solutions.softmax_pool(x, stride, 1.0)
 
 
 def nearest_instead_of_unpool(x, stride):
@@ -72,7 +38,7 @@ def nearest_instead_of_unpool(x, stride):
 
 
 def count_forgetting_context(kind, channels, context):
-    return parameter_count(kind, channels, False)
+    return solutions.index_block_parameter_count(kind, channels, False)
 
 
 def softmax_of_logits(logits, stride):
@@ -90,14 +56,14 @@ def stub(*args):
 
 
 CASES = [
-    (exercises.check_average_index, average_index, depthwise_average_index, "holistic"),
-    (exercises.check_min_pool_index, min_index, max_instead_of_min, "index"),
-    (exercises.check_nearest_as_reassembly, nearest_kernels, kernels_with_corner_weight, "reassemble"),
-    (exercises.check_softmax_pool, softmax_pool, softmax_pool_ignoring_temperature, "temperature"),
-    (exercises.check_max_unpool, max_unpool, nearest_instead_of_unpool, "expected 0"),
-    (exercises.check_index_block_parameter_count, parameter_count, count_forgetting_context, "context=True"),
+    (exercises.check_average_index, solutions.average_index, depthwise_average_index, "holistic"),
+    (exercises.check_min_pool_index, solutions.min_pool_index, max_instead_of_min, "index"),
+    (exercises.check_nearest_as_reassembly, solutions.nearest_as_reassembly, kernels_with_corner_weight, "reassemble"),
+    (exercises.check_softmax_pool, solutions.softmax_pool, softmax_pool_ignoring_temperature, "temperature"),
+    (exercises.check_max_unpool, solutions.max_unpool, nearest_instead_of_unpool, "expected 0"),
+    (exercises.check_index_block_parameter_count, solutions.index_block_parameter_count, count_forgetting_context, "context=True"),
     (exercises.check_index_normalisation, normalise_index, softmax_of_logits, "encoder index"),
-    (exercises.check_encoder_index_bounds, bounds, bounds_for_stride_two_only, "stride 3"),
+    (exercises.check_encoder_index_bounds, solutions.encoder_index_bounds, bounds_for_stride_two_only, "stride 3"),
 ]
 IDS = [check.__name__ for check, *_ in CASES]
 
@@ -137,16 +103,3 @@ def test_check_refuses_a_called_function_instead_of_the_function():
     with pytest.raises(TypeError, match="pass your function itself"):
         exercises.check_max_unpool(None)
 
-
-def test_every_listed_check_exists():
-    names = [name for checks in exercises.EXERCISES.values() for name in checks]
-    assert names and all(callable(getattr(exercises, name)) for name in names)
-
-
-@pytest.mark.parametrize("lesson", sorted(exercises.EXERCISES))
-def test_each_lesson_notebook_calls_the_checks_listed_for_it(lesson):
-    from pathlib import Path
-    notebook = Path(__file__).resolve().parents[1] / "notebooks" / f"{lesson}.ipynb"
-    text = notebook.read_text(encoding="utf-8")
-    missing = [name for name in exercises.EXERCISES[lesson] if f"exercises.{name}(" not in text]
-    assert not missing, f"{notebook.name} does not call {missing}"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet_edu import exercises_training as ex
+from indexnet_edu.lessons import exercises as ex
 
 
 def test_psnr_checker_accepts_correct_and_rejects_sum_instead_of_mean():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, load_tool, pyproject, requirement_name
-from indexnet_edu.env import LESSONS, REPOSITORY_URL, lessons_present
+from indexnet_edu.lessons.env import LESSONS, REPOSITORY_URL, lessons_present
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 headers = load_tool("notebook_headers")
@@ -169,7 +169,7 @@ def test_binder_start_switches_quick_mode_on_and_runs_the_server_command():
     start = REPO / "binder" / "start"
     assert os.access(start, os.X_OK)
     result = subprocess.run([str(start), sys.executable, "-c",
-                             "from indexnet_edu.env import quick_mode; print(quick_mode())"],
+                             "from indexnet_edu.lessons.env import quick_mode; print(quick_mode())"],
                             capture_output=True, text=True, timeout=60,
                             env={**os.environ, "INDEXNET_QUICK": "0", "CI": "",
                                  "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])})
@@ -210,7 +210,7 @@ def test_lesson_00_runs_its_environment_check_outside_a_checkout(tmp_path):
 
 
 def test_package_digest_keys_caches_by_source_and_extra_strings(tmp_path, monkeypatch):
-    from indexnet_edu import env
+    from indexnet_edu.lessons import env
 
     first = env.package_digest("quick")
     assert re.fullmatch(r"[0-9a-f]{16}", first) and env.package_digest("quick") == first
@@ -223,5 +223,5 @@ def test_package_digest_keys_caches_by_source_and_extra_strings(tmp_path, monkey
         target.write_bytes(path.read_bytes())
     monkeypatch.setattr(env, "PACKAGE_DIR", copy)
     assert env.package_digest("quick") == first  # the same source, wherever it lies
-    (copy / "env.py").write_text((copy / "env.py").read_text() + "\n# changed\n")
+    (copy / "indexing.py").write_text((copy / "indexing.py").read_text() + "\n# changed\n")
     assert env.package_digest("quick") != first

@@ -9,11 +9,11 @@ import torch
 import indexnet_edu as ie
 from indexnet_edu import metrics
 from indexnet_edu._checks import check_finite_real, check_nonnegative_int, check_positive_int, check_positive_real
-from indexnet_edu.comparison import cost_table
+from indexnet_edu.lessons.comparison import cost_table
 from indexnet_edu.data import make_dataset, make_loader, trimap_from_alpha
 from indexnet_edu.models import indexnet_matting, keep_known_pixels
 from indexnet_edu.tasks import model_inputs
-from indexnet_edu.toy import train_index_block
+from indexnet_edu.lessons.toy import train_index_block
 from indexnet_edu.train import make_config
 from indexnet_edu.widgets.temperature import temperature_grid
 
@@ -194,7 +194,7 @@ def test_cost_table_refuses_a_fractional_seed():
 
 
 def test_the_temperature_checker_accepts_a_numpy_float_answer():
-    from indexnet_edu.exercises_playground import check_temperature_for_weight
+    from indexnet_edu.lessons.exercises import check_temperature_for_weight
 
     # np.float32 is not a Python float: it used to be refused as "not a float temperature".
     assert check_temperature_for_weight(
@@ -202,7 +202,7 @@ def test_the_temperature_checker_accepts_a_numpy_float_answer():
 
 
 def test_the_bounds_checker_accepts_numpy_float64_answers():
-    from indexnet_edu.exercises import check_encoder_index_bounds
+    from indexnet_edu.lessons.exercises import check_encoder_index_bounds
 
     def bounds(stride):
         n = stride**2

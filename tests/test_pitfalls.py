@@ -4,7 +4,7 @@ import torch
 
 from indexnet_edu import DepthwiseIndexBlock, indexed_pool, indexed_upsample
 from indexnet_edu.index_blocks import normalise_index
-from indexnet_edu.pitfalls import (PITFALLS, BranchWithMissingBatchNorm, mode_check_that_never_fails,
+from indexnet_edu.lessons.pitfalls import (PITFALLS, BranchWithMissingBatchNorm, mode_check_that_never_fails,
                                    pool_ignoring_divisibility, softmax_over_height, swapped_indices)
 
 
@@ -95,7 +95,7 @@ def test_pool_ignoring_divisibility_agrees_with_indexed_pool_when_sizes_divide()
 
 
 def test_catalogue_lists_the_five_pitfalls():
-    import indexnet_edu.pitfalls as pitfalls
+    import indexnet_edu.lessons.pitfalls as pitfalls
     assert len(PITFALLS) == 5 and all(hasattr(pitfalls, name) for name in PITFALLS)
 
 

@@ -4,7 +4,7 @@ import torch
 
 import indexnet_edu as ie
 from indexnet_edu.cost import count_flops, count_parameters
-from indexnet_edu.env import environment_report, quick_mode
+from indexnet_edu.lessons.env import environment_report, quick_mode
 from indexnet_edu.images import IMAGES, load_image
 
 

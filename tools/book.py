@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's package, also when it is not installed
 
-from indexnet_edu.env import package_digest  # noqa: E402
+from indexnet_edu.lessons.env import package_digest  # noqa: E402
 
 BOOK_SOURCE = REPO / "docs" / "book"
 DEFAULT_OUT = REPO / "build" / "book"

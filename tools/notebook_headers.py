@@ -10,7 +10,7 @@ missing or stale is rewritten. Two things per notebook:
 1. the header (first) markdown cell gets, right under its ``# title`` line, a marked line of
    badges "Open in Colab" / "Launch on Binder" for that notebook;
 2. the first code cell becomes the Colab install cell (tagged ``colab-install``): on Colab it
-   pip-installs the package from ``indexnet_edu.env.REPOSITORY_URL`` (never pinning torch:
+   pip-installs the package from ``indexnet_edu.lessons.env.REPOSITORY_URL`` (never pinning torch:
    Colab's own build stays); anywhere else it does nothing.
 
 The README gets the same badge line under its title (opening lesson 00). Every URL comes from
@@ -28,7 +28,7 @@ from urllib.parse import quote
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's package, also when it is not installed
 
-from indexnet_edu.env import REPOSITORY_URL  # noqa: E402
+from indexnet_edu.lessons.env import REPOSITORY_URL  # noqa: E402
 
 BADGE_MARKER = "<!-- launch badges: written by tools/notebook_headers.py -->"
 INSTALL_TAG = "colab-install"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 REPO = Path(os.environ.get("INDEXNET_REPO", Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(REPO))
-from indexnet_edu.env import REPOSITORY_URL  # noqa: E402
+from indexnet_edu.lessons.env import REPOSITORY_URL  # noqa: E402
 
 project = "indexnet_edu"
 author = "the indexnet_edu authors"

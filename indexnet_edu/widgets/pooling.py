@@ -11,7 +11,7 @@ gate is the pooling index rescaled so that its largest entry in each window is 1
 * painted             → your own non-negative weights, normalised per window;
 * trained             → an index block's own ``(enc, dec)`` pair (enc pools, dec upsamples).
 
-Nothing here trains: a trained block is passed in (``indexnet_edu.toy.train_index_block``).
+Nothing here trains: a trained block is passed in (``indexnet_edu.lessons.toy.train_index_block``).
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def apply_index_block(block, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     """
     if block is None:
         raise ValueError("index='trained' needs a trained index block; pass block=... "
-                         "(e.g. indexnet_edu.toy.train_index_block('hin').block)")
+                         "(e.g. indexnet_edu.lessons.toy.train_index_block('hin').block)")
     if not callable(block):
         raise TypeError(f"block must be callable x -> (encoder_index, decoder_index), got {type(block).__name__}")
     channels = x.shape[1]

@@ -17,7 +17,7 @@ LESSONS = ("00_start_here", "01_upsampling_is_indexing", "02_index_playground", 
            "04_indexnet_vs_carafe", "05_delivering_spatial_information", "06_deep_image_matting",
            "07_regions_vs_details", "08_cost_of_upsampling")
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the whole indexnet_edu package
 
 
 def quick_mode() -> bool:

@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_tensor
-from .images import IMAGES, load_image
-from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
-from .indexing import indexed_pool, indexed_upsample
+from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_tensor
+from ..images import IMAGES, load_image
+from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
+from ..indexing import indexed_pool, indexed_upsample
 
 BLOCK_KINDS = ("hin", "o2o", "m2o")
 DEFAULT_IMAGE = "camera"

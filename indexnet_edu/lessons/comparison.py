@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import check_nonnegative_int, check_positive_int
-from .cost import count_flops, count_parameters
-from .registry import available_upsamplers, create_upsampler, upsampler_spec
+from .._checks import check_nonnegative_int, check_positive_int
+from ..cost import count_flops, count_parameters
+from ..registry import available_upsamplers, create_upsampler, upsampler_spec
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 
 Each ``check_…`` takes your function, tries it on several cases, prints a line when it is
 right and raises ``AssertionError`` with a hint when it is not (the shared machinery of
-:mod:`indexnet_edu.exercises`: a stub still raising ``NotImplementedError`` is "not attempted").
+:mod:`indexnet_edu.lessons.exercises.core`: a stub still raising ``NotImplementedError`` is "not attempted").
 """
 from __future__ import annotations
 
 import torch
 
-from .cost import naive_reassembly_values, reassembly_flops
-from .exercises import _call, _compare_tensors, _run_check
-from .reassembly import reassemble
+from ...cost import naive_reassembly_values, reassembly_flops
+from .core import _call, _compare_tensors, _run_check
+from ...reassembly import reassemble
 
 _SHAPES = [(1, 1, 1, 1, 1), (3, 4, 5, 3, 2), (256, 64, 64, 5, 2), (16, 7, 9, 5, 4), (8, 2, 3, 1, 3)]
 

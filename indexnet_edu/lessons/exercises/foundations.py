@@ -1,16 +1,9 @@
-"""Checks for the exercises at the end of each lesson.
+"""Checks for the exercises of lessons 00 (start here), 01 (upsampling is indexing) and 03
+(index networks): indices, pooling and unpooling by index, the index blocks.
 
 Each ``check_…(your_function)`` calls your function on random inputs (float64, several
-shapes and strides), compares it with the package's own operators, and
-
-* returns ``True`` when every case agrees;
-* raises ``AssertionError`` naming the case, what was expected, what came, and a hint;
-* returns ``False`` (after printing a reminder) while your function still raises
-  ``NotImplementedError`` — so a lesson with untouched exercise stubs still runs.
-
-No answers are printed anywhere: the checks only compare.
-
-Organised by lesson; each section lists its checks in :data:`EXERCISES`.
+shapes and strides) and compares it with the package's own operators (the contract of
+:mod:`indexnet_edu.lessons.exercises.core`). No answers are printed: the checks only compare.
 """
 from __future__ import annotations
 
@@ -21,69 +14,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .cost import count_parameters
-from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, normalise_index
-from .indexing import indexed_pool
-from .reassembly import reassemble
-from .recipes import max_index, softmax_index
-
-# --- shared machinery ------------------------------------------------------------------------
-
-
-class NotAttempted(Exception):
-    """Raised inside a check when the learner's function is still a stub."""
-
-
-def _call(your_function: Callable, *args, case: str):
-    """Call the learner's function; turn its crash into a readable AssertionError."""
-    if not callable(your_function):
-        raise TypeError(f"pass your function itself (without calling it), got {type(your_function).__name__}")
-    try:
-        return your_function(*args)
-    except NotImplementedError as stub:
-        raise NotAttempted from stub
-    except Exception as error:  # the learner's bug, reported with the inputs that caused it
-        raise AssertionError(f"{case}: your function raised {type(error).__name__}: {error}") from error
-
-
-def _compare_tensors(got, expected: torch.Tensor, case: str, hint: str, atol: float = 1e-9) -> None:
-    """Assert ``got`` is a tensor with ``expected``'s shape and values (within ``atol``)."""
-    if not isinstance(got, torch.Tensor):
-        raise AssertionError(f"{case}: expected a torch.Tensor of shape {tuple(expected.shape)}, "
-                             f"got {type(got).__name__}. Hint: {hint}")
-    if got.shape != expected.shape:
-        raise AssertionError(f"{case}: expected shape {tuple(expected.shape)}, got {tuple(got.shape)}. "
-                             f"Hint: {hint}")
-    got = got.detach().to(expected.dtype)
-    error = (got - expected).abs()
-    if not torch.isfinite(got).all() or error.max() > atol:
-        where = tuple(int(i) for i in torch.unravel_index(torch.nan_to_num(error, nan=math.inf).argmax(),
-                                                          error.shape))
-        raise AssertionError(
-            f"{case}: values differ (max |error| = {float(error.max()):.3g}, tolerance {atol:g}). "
-            f"At position {where} expected {float(expected[where]):.6g}, got {float(got[where]):.6g}. "
-            f"Hint: {hint}")
-
-
-def _run_check(name: str, cases: Callable[[], None]) -> bool:
-    """Run a check body; a stub gives a reminder and False, success prints a line and True."""
-    try:
-        cases()
-    except NotAttempted:
-        print(f"{name}: not attempted yet — replace `raise NotImplementedError` with your code, "
-              "then run this cell again.")
-        return False
-    print(f"{name}: all cases passed.")
-    return True
-
-
-def _random(shape, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=generator, dtype=torch.float64)
-
-
-_POOL_CASES = [((1, 1, 4, 4), 2), ((2, 3, 6, 8), 2), ((1, 2, 8, 12), 4), ((3, 1, 9, 6), 3)]
-
+from ...cost import count_parameters
+from ...index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, normalise_index
+from ...indexing import indexed_pool
+from ...reassembly import reassemble
+from ...recipes import max_index, softmax_index
+from .core import _POOL_CASES, _call, _compare_tensors, _random, _run_check, show
 
 # --- Lesson 00: start here -------------------------------------------------------------------
 
@@ -254,17 +190,8 @@ def check_encoder_index_bounds(your_bounds: Callable) -> bool:
                 raise AssertionError(f"{case}: expected a pair of numbers (low, high), got {got!r}. Hint: {hint}")
             low, high = (float(v) for v in got)
             if not (math.isclose(low, expected[0], rel_tol=1e-6) and math.isclose(high, expected[1], rel_tol=1e-6)):
-                raise AssertionError(f"{case}: expected (low, high) ≈ ({expected[0]:.4f}, {expected[1]:.4f}), "
-                                     f"got ({low:.4f}, {high:.4f}). Hint: {hint}")
+                raise AssertionError(f"{case}: expected (low, high) ≈ ({show(expected[0])}, {show(expected[1])}) "
+                                     f"within a relative 1e-6, got ({show(low)}, {show(high)}). Hint: {hint}")
 
     return _run_check("check_encoder_index_bounds", cases)
 
-
-EXERCISES = {
-    "00_start_here": ["check_average_index"],
-    "01_upsampling_is_indexing": ["check_min_pool_index", "check_nearest_as_reassembly", "check_softmax_pool",
-                                  "check_max_unpool"],
-    "03_index_networks": ["check_index_block_parameter_count", "check_index_normalisation",
-                          "check_encoder_index_bounds"],
-}
-"""Lesson notebook → the checks its exercises use (other lessons add their own entries)."""

@@ -1,6 +1,6 @@
 """Checks for the exercises of lessons 02 (index playground) and 04 (IndexNet vs CARAFE).
 
-Same contract as :mod:`indexnet_edu.exercises`: ``check_…(your_function)`` returns True when
+Same contract as :mod:`indexnet_edu.lessons.exercises.core`: ``check_…(your_function)`` returns True when
 every case agrees, raises ``AssertionError`` with the case, expected, got and a hint when
 not, and returns False (with a reminder) while your function still raises
 ``NotImplementedError``.
@@ -14,9 +14,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .exercises import _call, _compare_tensors, _random, _run_check
-from .recipes import softmax_index
-from .widgets.pooling import window_max_gate
+from .core import _call, _compare_tensors, _random, _run_check, show
+from ...recipes import softmax_index
+from ...widgets.pooling import window_max_gate
 
 # --- Lesson 02: the index playground ----------------------------------------------------------
 
@@ -51,8 +51,8 @@ def check_temperature_for_weight(your_temperature: Callable) -> bool:
             expected = gap / math.log(weight / (1 - weight))
             if not math.isclose(float(got), expected, rel_tol=1e-6):
                 raise AssertionError(
-                    f"{case}: expected T = {expected:.6g}, got {float(got):.6g} (the larger value's weight at your T "
-                    f"is {reached:.4g}). Hint: with two values the softmax weight is 1 / (1 + exp(-gap / T)); "
+                    f"{case}: expected T = {show(expected)}, got {show(got)} (the larger value's weight at your "
+                    f"T is {show(reached)}). Hint: with two values the softmax weight is 1 / (1 + exp(-gap / T)); "
                     "solve it for T.")
 
     return _run_check("check_temperature_for_weight", cases)
@@ -93,8 +93,3 @@ def check_deconv_overlap(your_overlap: Callable) -> bool:
 
     return _run_check("check_deconv_overlap", cases)
 
-
-EXERCISES = {
-    "02_index_playground": ["check_window_max_gate", "check_temperature_for_weight"],
-    "04_indexnet_vs_carafe": ["check_pixel_shuffle_by_index", "check_deconv_overlap"],
-}

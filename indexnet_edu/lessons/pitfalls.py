@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_positive_int, check_tensor
-from .index_blocks import normalise_index
+from .._checks import check_positive_int, check_tensor
+from ..index_blocks import normalise_index
 
 _SHUFFLE = "b c (s1 s2) h w -> b c (h s1) (w s2)"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .registry import create_upsampler
-from .sweep import ResultsTable, load_results, result_path
-from .tasks import model_inputs, prediction, trivial_baseline, score
+from ..registry import create_upsampler
+from ..sweep import ResultsTable, load_results, result_path
+from ..tasks import model_inputs, prediction, trivial_baseline, score
 
 REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -25,7 +25,7 @@ def lesson_results_dir(steps: int) -> Path:
     ``$INDEXNET_EDU_CACHE`` overrides the location), never in a shared temp folder; a cache
     folder another user could tamper with is refused (UnsafeCacheError).
     """
-    from .cache import user_cache_dir
+    from ..cache import user_cache_dir
     from .env import package_digest
 
     return user_cache_dir("lessons", package_digest(str(steps)))
