@@ -7,7 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from indexnet_edu.lessons.plotting import show_row, show_windows, to_numpy_image  # noqa: E402
+from indexnet_edu.images import load_image  # noqa: E402
+from indexnet_edu.lessons.plotting import show_row, show_temperature_strip, show_windows, to_numpy_image  # noqa: E402
 
 
 @pytest.mark.parametrize("shape, expected", [
@@ -50,3 +51,38 @@ def test_show_windows_draws_one_text_per_pixel():
     figure = show_windows(torch.rand(1, 1, 4, 4), stride=2)
     assert len(figure.axes[0].texts) == 16
     plt.close(figure)
+
+
+@pytest.fixture(scope="module")
+def strip():
+    image = load_image("camera", size=64, gray=True).double()
+    figure, views = show_temperature_strip(image, stride=4)
+    yield image, figure, views
+    plt.close(figure)
+
+
+def test_temperature_strip_draws_max_each_temperature_and_average_as_index_over_reconstruction(strip):
+    image, figure, views = strip
+    assert list(views) == ["max", "T=0.001", "T=0.05", "T=1", "T=100", "average"]
+    panels = [axis for axis in figure.axes if axis.get_title()]
+    assert len(panels) == 12  # 2 rows × 6 columns
+    assert panels[0].get_title().startswith("max pooling") and panels[5].get_title().startswith("average pooling")
+    assert [axis.get_title() for axis in panels[6:]] == [f"error {view.mean_abs_error:.3f}" for view in views.values()]
+
+
+def test_temperature_strip_ends_are_max_and_average_pooling(strip):
+    image, figure, views = strip
+    assert torch.equal(views["max"].pooled, torch.nn.functional.max_pool2d(image, 4))
+    assert torch.allclose(views["average"].pooled, torch.nn.functional.avg_pool2d(image, 4), atol=1e-12)
+    # the softmax ends approach them: cold T pools like max, hot T like average
+    assert (views["T=0.001"].pooled - views["max"].pooled).abs().max() < 5e-3
+    assert (views["T=100"].pooled - views["average"].pooled).abs().max() < 5e-3
+    assert (views["T=100"].unpooled - views["average"].unpooled).abs().mean() < 1e-3
+    to_max = (views["T=0.001"].unpooled - views["max"].unpooled).abs().mean()
+    assert to_max < 0.1 * (views["T=0.001"].unpooled - views["average"].unpooled).abs().mean()
+
+
+@pytest.mark.parametrize("temperatures", [[], [0.0], [-1.0], [float("inf")], [float("nan")]])
+def test_temperature_strip_refuses_temperatures_that_are_not_positive_numbers(temperatures):
+    with pytest.raises(ValueError, match="positive finite"):
+        show_temperature_strip(torch.rand(1, 1, 8, 8), stride=2, temperatures=temperatures)

@@ -109,3 +109,58 @@ def show_windows(picture, stride: int = 2, title: str | None = None, cmap: str =
     figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04)
     figure.tight_layout()
     return figure
+
+
+STRIP_TEMPERATURES = (1e-3, 0.05, 1.0, 100.0)
+
+
+def show_temperature_strip(image, stride: int = 4, temperatures: Sequence[float] = STRIP_TEMPERATURES,
+                           size: float = 2.2):
+    """The max ↔ average continuum on one picture: softmax pooling at several temperatures T.
+
+    Columns: max pooling + max-unpooling, softmax pooling at each T (pooled with the index
+    ``softmax(x/T)`` per window, unpooled with its window-max gate), average pooling + nearest
+    upsampling. Top row: the index map (weights in [0, 1], one colour scale); bottom row: the
+    reconstruction, titled with its mean |reconstruction − image|.
+
+    Args:
+        image: 1×C×H×W tensor in [0, 1], H and W divisible by ``stride``.
+        stride: window size, 2 or 4.
+        temperatures: positive softmax temperatures, drawn left (max-like) to right.
+        size: panel width in inches.
+
+    Returns:
+        ``(figure, views)``: the matplotlib Figure and a dict ``label → PoolingView`` with labels
+        ``"max"``, ``"T=<t>"`` for each temperature (``f"T={t:g}"``) and ``"average"``.
+
+    Raises:
+        ValueError: a temperature that is not a positive finite number, or no temperatures.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..widgets.pooling import explore_pooling
+
+    temperatures = [float(t) for t in temperatures]
+    if not temperatures or not all(np.isfinite(t) and t > 0 for t in temperatures):
+        raise ValueError(f"temperatures must be positive finite numbers, got {temperatures!r}")
+    views = {"max": explore_pooling(image, stride, "max")}
+    views.update({f"T={t:g}": explore_pooling(image, stride, "softmax", temperature=t) for t in temperatures})
+    views["average"] = explore_pooling(image, stride, "average")
+    titles = (["max pooling\n(T → 0)"] + [f"softmax, T = {t:g}" for t in temperatures]
+              + ["average pooling\n(T → ∞)"])
+    figure, axes = plt.subplots(2, len(views), figsize=(size * len(views) + 0.8, size * 2.1), squeeze=False,
+                                constrained_layout=True)
+    for column, (title, view) in enumerate(zip(titles, views.values())):
+        index = axes[0, column].imshow(to_numpy_image(view.encoder_index[:, :1]), cmap="viridis", vmin=0.0,
+                                       vmax=1.0, interpolation="nearest")
+        axes[0, column].set_title(title, fontsize=9)
+        axes[1, column].imshow(np.clip(to_numpy_image(view.unpooled), 0.0, 1.0), cmap="gray", vmin=0.0, vmax=1.0,
+                               interpolation="nearest")
+        axes[1, column].set_title(f"error {view.mean_abs_error:.3f}", fontsize=9)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    axes[0, 0].text(-0.08, 0.5, "index", transform=axes[0, 0].transAxes, rotation=90, ha="right", va="center")
+    axes[1, 0].text(-0.08, 0.5, "pool → unpool", transform=axes[1, 0].transAxes, rotation=90, ha="right",
+                    va="center")
+    figure.colorbar(index, ax=list(axes[0]), fraction=0.015, pad=0.01, label="index weight")
+    return figure, views
