@@ -1,4 +1,4 @@
-"""The CARAFE operator as a module (Wang et al., ICCV 2019; SPEC §2).
+"""The CARAFE operator as a module (Wang et al., ICCV 2019, arXiv 1905.02188).
 
     y (B×C×h×w) ─ 1×1 compressor C→C_m ─ k_enc×k_enc encoder C_m→s²·G·k_up² ─ pixel shuffle s
       ─ softmax over the k_up² entries ─ reassembly of y with zeros padding → B×C×(s·h)×(s·w)

@@ -1,4 +1,4 @@
-"""Learned index functions: holistic (HIN) and depthwise (DIN) index blocks (SPEC §3).
+"""Learned index functions: holistic (HIN) and depthwise (DIN) index blocks (Lu et al., TPAMI 2020, as in the official code).
 
 A block looks at an encoder feature ``x`` (B×C×H×W) and predicts logits ``z`` at the pooled
 resolution, one per s×s sub-position. Exactly as the official IndexNet code:
@@ -141,7 +141,7 @@ class DepthwiseIndexBlock(_IndexBlock):
 
 class SharedDepthwiseIndexBlock(nn.Module):
     """An O2O index function shared by every channel it sees: the basis of modelwise and
-    stagewise-shared O2O (SPEC §3; the project's reading of the TPAMI taxonomy).
+    stagewise-shared O2O (the project's reading of the TPAMI taxonomy).
 
     An O2O branch's per-channel kernel does not depend on C, so one single-channel O2O
     block can be applied to each channel in turn (channels folded into the batch). The

@@ -1,6 +1,6 @@
 """Evaluation metrics: matting (SAD, MSE, Grad, Conn), PSNR, mIoU and boundary IoU.
 
-The matting errors follow SPEC §6 — Rhemann et al. (2009) as implemented in the Deep Image
+The matting errors follow Rhemann et al. (2009) as implemented in the Deep Image
 Matting evaluation code — scaling included: SAD, Grad and Conn are divided by 1000, MSE by
 the number of unknown pixels. All four are computed on the unknown region of the trimap only.
 

@@ -1,4 +1,5 @@
-"""Reassembly: one formula for IndexNet, CARAFE, nearest, bilinear and max-unpooling (SPEC §2).
+"""Reassembly: one formula for IndexNet, CARAFE, nearest, bilinear and max-unpooling
+(Wang et al., CARAFE, ICCV 2019; Lu et al., Index Networks, TPAMI 2020).
 
     out(c, p) = Σ_{dy,dx ∈ k×k} W_p(g(c), dy, dx) · y(c, ⌊p/s⌋ + (dy − r, dx − r)),  r = ⌊k/2⌋
 
@@ -56,7 +57,7 @@ def pad_for_kernel(y: torch.Tensor, kernel_size: int, padding: str) -> torch.Ten
 
 def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int = 2,
                groups: int = 1, padding: str = "zeros") -> torch.Tensor:
-    """Content-aware reassembly of a low-resolution map (SPEC §2).
+    """Content-aware reassembly of a low-resolution map (CARAFE's reassembly, Wang et al., ICCV 2019).
 
     Args:
         y: B×C×h×w feature to upsample.

@@ -1,8 +1,8 @@
 """What each training task means: its model, its loss and how it is scored.
 
-* matting — RGB + trimap (4 ch) → alpha. Loss (SPEC §4): 0.5·Charbonnier(alpha) +
+* matting — RGB + trimap (4 ch) → alpha. Loss (the IndexNet recipe): 0.5·Charbonnier(alpha) +
   0.5·Charbonnier(composition), both averaged over the trimap's unknown band. Scored with
-  SAD, MSE, Grad and Conn (SPEC §6) on the unknown band, mean over the test set.
+  SAD, MSE, Grad and Conn (Rhemann et al., CVPR 2009) on the unknown band, mean over the test set.
 * reconstruction — RGB → RGB (sigmoid output) through the encoder-decoder *without* skip connections, so
   everything spatial the decoder gets is what the resampler passes on ("delivering spatial
   information"). Loss MSE; scored by PSNR.

@@ -4,7 +4,7 @@ A foreground is a soft-edged blob plus the structures that make matting hard: ha
 strands grown from its edge (sub-pixel to 1.5 px wide), short fur, thin wires across the
 image, holes, and semi-transparent regions. Alpha is quantised to 8 bits like a real matte.
 The trimap marks the band where 0 < α < 1 (and any hard 0/1 edge), dilated by a random
-radius with a Euclidean distance transform, as in the IndexNet training pipeline (SPEC §4).
+radius with a Euclidean distance transform, as in the IndexNet training pipeline (Lu et al., ICCV 2019).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .drawing import (blob_boundary_points, coverage, ellipse_distance, random_s
 from .textures import random_colour, random_texture, smooth_texture
 
 TRIMAP_BACKGROUND, TRIMAP_UNKNOWN, TRIMAP_FOREGROUND = 0, 128, 255
-# IndexNet dilates the unknown band by 1–19 px on 320-px training crops (SPEC §4).
+# IndexNet dilates the unknown band by 1–19 px on 320-px training crops (official IndexNet code).
 PAPER_TRIMAP_RADIUS = (1, 19)
 PAPER_CROP_SIZE = 320
 

@@ -7,7 +7,7 @@ Two separate sources of randomness, kept apart on purpose:
   RNG state, so sample ``i`` is the same whichever worker builds it, in whatever order.
 * **Augmentation** — a random flip drawn each time a sample is *loaded* — uses the global
   RNGs of the process that loads it. In DataLoader workers those must differ per worker and
-  per epoch: the reproduction trap SPEC §4 names is NumPy's global state copied verbatim
+  per epoch: the known reproduction trap is NumPy's global state copied verbatim
   into every forked worker, so all workers draw the same "random" augmentations.
   :func:`make_loader` passes :func:`seed_worker` and a seeded ``torch.Generator``.
   (PyTorch ≥ 1.9 also seeds NumPy in each worker by itself; the explicit ``worker_init_fn``

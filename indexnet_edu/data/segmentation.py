@@ -5,7 +5,7 @@ cross, large (a fifth to two thirds of the image across), arbitrarily rotated, f
 random texture and colour drawn from the same distribution for every class. Colour and
 texture therefore say nothing about the class: a pixel's label is decided by the outline of
 the region it belongs to — region-level context, the case where content-aware upsamplers
-(CARAFE) were found to help (SPEC §4).
+(CARAFE) were found to help (Lu et al., FADE, ECCV 2022).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Five ways to get an index network wrong — re-created on purpose, to learn from.
 
-The code this suite grew from had five bugs (SPEC §5). Each is rebuilt here as a small,
+The code this suite grew from had five bugs. Each is rebuilt here as a small,
 clearly named function that is **wrong on purpose**, beside a pointer to what the package
 does instead. Lesson 03 runs each one and shows what it does to the output; the tests prove
 that each really differs from the correct behaviour. Never use these in a model.
@@ -149,4 +149,4 @@ PITFALLS = {
     "mode_check_that_never_fails": "assert on a non-empty string: a wrong mode is never reported",
     "pool_ignoring_divisibility": "pooling when H, W do not divide by s silently drops pixels",
 }
-"""Name → one-line description of each pitfall, in the order of SPEC §5."""
+"""Name → one-line description of each pitfall, in the order lesson 03 presents them."""

@@ -113,7 +113,7 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
         steps: optimisation steps (>= 1).
         lr: Adam learning rate (> 0).
         seed: seeds the block's initial weights.
-        nonlinear, context: the block variants of SPEC §3.
+        nonlinear, context: the block variants of :mod:`indexnet_edu.index_blocks`.
         progress: show a tqdm progress bar.
 
     Returns:

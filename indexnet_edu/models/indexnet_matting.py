@@ -1,4 +1,4 @@
-"""The IndexNet matting model (Lu et al., ICCV 2019), laid out as the official release (SPEC §4).
+"""The IndexNet matting model (Lu et al., ICCV 2019), laid out as the official release.
 
 Input: B×4×H×W (RGB + trimap in [0, 1]; H, W divisible by 32). Output: B×1×H×W alpha.
 

@@ -1,4 +1,4 @@
-"""The index playground's logic, without a user interface (SPEC §1–2).
+"""The index playground's logic, without a user interface.
 
 * :mod:`.pooling`      — (a) index map, pooled, unpooled, error for any index choice;
 * :mod:`.upsampling`   — (b) five upsamplers as reassembly, and the kernel at any pixel;

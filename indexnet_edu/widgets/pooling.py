@@ -1,6 +1,6 @@
 """Pooling explorer: one image, one stride, one index → index map, pooled, unpooled, error.
 
-Every choice is an index map ``I`` (SPEC §1): pooling is ``IP(x) = Σ_window I·x`` and the
+Every choice is an index map ``I``: pooling is ``IP(x) = Σ_window I·x`` and the
 reconstruction is ``IU(IP(x)) = gate ⊙ NN↑(IP(x))``. For the hand-made indices the decoder
 gate is the pooling index rescaled so that its largest entry in each window is 1:
 

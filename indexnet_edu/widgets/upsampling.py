@@ -1,7 +1,7 @@
 """Upsampling explorer: one low-resolution input through five upsamplers, as reassembly.
 
 The input is ``y = max_pool(x, s)`` of an image ``x``; every upsampler maps it back to x's
-size, and every one of them is a reassembly (SPEC §2)
+size, and every one of them is a reassembly
 
     out(c, p) = Σ_{dy,dx} W_p(dy, dx) · y(c, ⌊p/s⌋ + (dy − r, dx − r))
 
