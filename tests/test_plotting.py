@@ -86,3 +86,12 @@ def test_temperature_strip_ends_are_max_and_average_pooling(strip):
 def test_temperature_strip_refuses_temperatures_that_are_not_positive_numbers(temperatures):
     with pytest.raises(ValueError, match="positive finite"):
         show_temperature_strip(torch.rand(1, 1, 8, 8), stride=2, temperatures=temperatures)
+
+
+def test_show_windows_writes_the_given_labels_over_the_colours():
+    values = torch.tensor([[1.0, 5.0], [6.0, 6.0]]).view(1, 1, 2, 2)
+    figure = show_windows(torch.tensor([[0.0, 0.0], [1.0, 0.0]]).view(1, 1, 2, 2), labels=values)
+    assert sorted(text.get_text() for text in figure.axes[0].texts) == ["1.00", "5.00", "6.00", "6.00"]
+    plt.close(figure)
+    with pytest.raises(ValueError, match="labels must have the picture's shape"):
+        show_windows(torch.zeros(1, 1, 2, 2), labels=torch.zeros(1, 1, 4, 4))

@@ -80,10 +80,12 @@ def show_row(pictures: Sequence, titles: Sequence[str] | None = None, colorbar=F
 
 
 def show_windows(picture, stride: int = 2, title: str | None = None, cmap: str = "viridis", size: float = 3.5,
-                 annotate: bool = True):
+                 annotate: bool = True, labels=None):
     """A small single-channel map with its stride×stride windows outlined (and values written).
 
     Meant for maps up to ~16×16, e.g. an index map next to the feature it was computed from.
+    ``labels`` (same H×W as ``picture``) writes other numbers than the colours, e.g. the feature
+    values over its index map, so a tie the index breaks is visible; default: the picture's own.
     """
     import matplotlib.pyplot as plt
 
@@ -91,6 +93,9 @@ def show_windows(picture, stride: int = 2, title: str | None = None, cmap: str =
     if array.ndim != 2:
         raise ValueError(f"show_windows draws one channel, got an array of shape {array.shape}")
     height, width = array.shape
+    written = array if labels is None else to_numpy_image(labels)
+    if written.shape != array.shape:
+        raise ValueError(f"labels must have the picture's shape {array.shape}, got {written.shape}")
     figure, axis = plt.subplots(figsize=(size, size))
     shown = axis.imshow(array, cmap=cmap, interpolation="nearest")
     for line in range(0, height + 1, stride):
@@ -100,7 +105,7 @@ def show_windows(picture, stride: int = 2, title: str | None = None, cmap: str =
     if annotate:
         for row in range(height):
             for col in range(width):
-                axis.text(col, row, f"{array[row, col]:.2f}", ha="center", va="center", fontsize=7, color="black",
+                axis.text(col, row, f"{written[row, col]:.2f}", ha="center", va="center", fontsize=7, color="black",
                           bbox=dict(boxstyle="round,pad=0.1", facecolor="white", alpha=0.6, linewidth=0))
     if title:
         axis.set_title(title, fontsize=10)
