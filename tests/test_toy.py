@@ -87,3 +87,15 @@ def test_average_and_nearest_indices_reconstruct_as_window_means(image):
 def test_bad_arguments_raise(kwargs, error):
     with pytest.raises(error):
         train_index_block(**{"steps": 1, "progress": False, **kwargs})
+
+
+@pytest.mark.parametrize("quick, shown", [("1", False), ("0", True)])
+def test_progress_bar_is_off_in_quick_mode_unless_asked(monkeypatch, image, quick, shown):
+    import indexnet_edu.lessons.toy as toy
+    seen = []
+    real = toy.tqdm
+    monkeypatch.setattr(toy, "tqdm", lambda *args, **kwargs: seen.append(kwargs["disable"]) or real(*args, **kwargs))
+    monkeypatch.setenv("INDEXNET_QUICK", quick)
+    train_index_block("hin", image=image, steps=2)
+    train_index_block("hin", image=image, steps=2, progress=False)
+    assert seen == [not shown, True]

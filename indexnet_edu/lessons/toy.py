@@ -29,6 +29,7 @@ from .._checks import check_choice, check_divisible, check_positive_int, check_p
 from ..images import IMAGES, load_image
 from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
 from ..indexing import indexed_pool, indexed_upsample
+from .env import quick_mode
 
 BLOCK_KINDS = ("hin", "o2o", "m2o")
 DEFAULT_IMAGE = "camera"
@@ -97,7 +98,7 @@ def _toy_image(image, stride: int) -> torch.Tensor:
 
 def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int = 200, lr: float = 0.05,
                       seed: int = 0, nonlinear: bool = False, context: bool = False,
-                      progress: bool = True) -> ToyTrainingResult:
+                      progress: bool | None = None) -> ToyTrainingResult:
     """Train an index block so that ``IU(IP(x, enc), dec)`` reproduces ``x``.
 
     Full-batch Adam on one small image, on the CPU: 200 steps on a 64×64 image take about a
@@ -114,7 +115,8 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
         lr: Adam learning rate (> 0).
         seed: seeds the block's initial weights.
         nonlinear, context: the block variants of :mod:`indexnet_edu.index_blocks`.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar; None (default): show it except in quick mode
+            (``CI=true`` or ``INDEXNET_QUICK=1``), so an executed lesson stores no stale bar.
 
     Returns:
         A :class:`ToyTrainingResult` with ``.block`` (eval mode) and ``.losses`` (one per step).
@@ -125,6 +127,8 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
     lr = check_positive_real(lr, "lr", allow_inf=False)
     if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    if progress is None:
+        progress = not quick_mode()
     x = _toy_image(image, stride)
     threads = torch.get_num_threads()
     # Tensors this small train fastest on one thread; on a busy machine, several threads
