@@ -159,3 +159,60 @@ def test_committed_results_render_as_a_report_with_four_target_lines():
     text = render(suite.load_results(path))
     assert sum(line.startswith(("PASS ", "FAIL ")) for line in text.splitlines()) == 4
     assert "carafe" in text and "scaling with channels" in text
+
+
+def test_peak_memory_hides_the_profilers_trace_lines_but_keeps_other_stderr(capfd):
+    import os
+
+    from indexnet_edu.bench.measure import peak_extra_bytes
+
+    def work():
+        os.write(2, b"USDT:fake profiler line\nnative warning kept\n")
+        return torch.randn(64, 64) @ torch.randn(64, 64)
+
+    assert peak_extra_bytes(work) > 0
+    err = capfd.readouterr().err
+    assert "USDT" not in err and "native warning kept" in err
+    os.write(2, b"after\n")  # file descriptor 2 works again
+    assert capfd.readouterr().err == "after\n"
+
+
+def _fake_curves(names):
+    return {axis: [{"name": name, axis: value, "forward_ms": (1 + number) * value, "peak_extra_mib": value}
+                   for number, name in enumerate(names) for value in (16, 32, 64, 128)]
+            for axis in ("size", "channels")}
+
+
+def test_scaling_plot_gives_each_series_one_fixed_distinct_colour():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from indexnet_edu.bench.plots import plot_scaling, series_colour
+
+    names = ["nearest", "bilinear", "carafe", "hin", "din_o2o", "din_m2o", "reassembly op (fast)",
+             "reassembly op (naive)", "some_new_upsampler"]
+    figure = plot_scaling(_fake_curves(names))
+    colours = {line.get_label(): matplotlib.colors.to_hex(line.get_color()) for line in figure.axes[0].lines}
+    assert len(set(colours.values())) == len(names)                      # no two series alike
+    assert colours == {name: matplotlib.colors.to_hex(series_colour(name)) for name in names}
+    subset = plot_scaling(_fake_curves(names), names=("reassembly op (fast)", "reassembly op (naive)"))
+    assert [matplotlib.colors.to_hex(line.get_color()) for line in subset.axes[0].lines] == \
+        [colours["reassembly op (fast)"], colours["reassembly op (naive)"]]   # the same colour in every figure
+    plt.close("all")
+
+
+def test_log_axes_label_only_the_measured_values():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from indexnet_edu.bench.plots import plot_memory_model, plot_scaling
+
+    for figure in (plot_scaling(_fake_curves(["nearest"])), plot_memory_model()):
+        figure.canvas.draw()
+        for axis in figure.axes:
+            minor = [tick.get_text() for tick in axis.get_xticklabels(minor=True)]
+            assert not any(minor)                                          # no minor labels to overlap
+            assert [tick.get_text() for tick in axis.get_xticklabels()] == ["16", "32", "64", "128"]
+    plt.close("all")

@@ -19,10 +19,14 @@ outputs, saved activations, gradients and temporaries do).
 """
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import statistics
+import sys
+import tempfile
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -69,11 +73,39 @@ def median_time(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, dev
     return median_times({"fn": fn}, repeats, warmup, device)["fn"]
 
 
+PROFILER_NOISE = ("USDT:",)
+"""Line prefixes of the trace messages PyTorch's native profiler writes to stderr on start/stop."""
+
+
+@contextlib.contextmanager
+def _native_stderr_without(prefixes: tuple[str, ...] = PROFILER_NOISE) -> Iterator[None]:
+    """Capture what native code writes to file descriptor 2 and, on exit, pass on every line
+    that does not start with one of ``prefixes``; the descriptor is restored afterwards."""
+    descriptor = 2  # where native code writes, whatever Python's sys.stderr is at the moment
+    sys.stderr.flush()
+    saved = os.dup(descriptor)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), descriptor)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, descriptor)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not line.startswith(prefixes)]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
+
+
 def _cpu_peak_extra_bytes(fn: Callable[[], object]) -> int:
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    with _native_stderr_without():
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
     events = prof.events()
     deltas = []
     for event in events:

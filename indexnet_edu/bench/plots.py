@@ -3,9 +3,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import zlib
+
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 
 from ..cost import naive_reassembly_values
+
+# One colour per series, the same in every figure (tab10/tab20 hues, no two alike).
+SERIES_COLOURS = {
+    "nearest": "#1f77b4", "bilinear": "#ff7f0e", "max_unpool": "#8c564b", "carafe": "#2ca02c",
+    "dysample": "#bcbd22", "hin": "#d62728", "din_o2o": "#9467bd", "din_m2o": "#e377c2",
+    "deconv": "#7f7f7f", "pixel_shuffle": "#17becf",
+    "reassembly op (fast)": "#000000", "reassembly op (naive)": "#ad494a",
+}
+_SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
+
+
+def series_colour(name: str) -> str:
+    """The fixed colour of a series: from :data:`SERIES_COLOURS`, else a spare one chosen by a
+    stable hash of the name (so a series keeps its colour across figures and runs)."""
+    return SERIES_COLOURS.get(name) or _SPARE_COLOURS[zlib.crc32(name.encode()) % len(_SPARE_COLOURS)]
+
+
+def _label_only_the_given_ticks(axis, values) -> None:
+    """On a log axis, write the given tick values and no minor labels (they overlap)."""
+    axis.set_ticks(values, [str(v) for v in values])
+    axis.set_minor_formatter(NullFormatter())
 
 RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
@@ -36,12 +60,13 @@ def plot_memory_model(channels: int = 256, kernel_size: int = 5, scale: int = 2,
     fast = [4 * fast_working_values(channels, n, n, kernel_size, scale) / 2**20 for n in sizes]
     output = [4 * channels * scale**2 * n * n / 2**20 for n in sizes]
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.plot(sizes, naive, "o-", label="naive: upsampled patches C·k²·s²·h·w")
-    ax.plot(sizes, output, "s--", label="the output itself C·s²·h·w")
-    ax.plot(sizes, fast, "^-", label="fast: a chunk of rows + input and staging copies")
+    ax.plot(sizes, naive, "o--", color=series_colour("reassembly op (naive)"), label="naive: upsampled patches C·k²·s²·h·w")
+    ax.plot(sizes, output, "s:", color="#7f7f7f", label="the output itself C·s²·h·w")
+    ax.plot(sizes, fast, "^-", color=series_colour("reassembly op (fast)"),
+            label="fast: a chunk of rows + input and staging copies")
     ax.set(xscale="log", yscale="log", xlabel="low-resolution size h = w",
            ylabel="MiB (float32)", title=f"Extra memory of reassembly, C={channels}, k={kernel_size}, ×{scale}")
-    ax.set_xticks(sizes, [str(n) for n in sizes])
+    _label_only_the_given_ticks(ax.xaxis, list(sizes))
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -56,9 +81,9 @@ def plot_scaling(curves: dict, metric: str = "forward_ms", names=None):
             points = sorted((row[axis], row[metric]) for row in rows if row["name"] == name)
             if points:
                 style = "--" if "naive" in name else "-"
-                ax.plot(*zip(*points), style, marker="o", markersize=3, label=name)
+                ax.plot(*zip(*points), style, marker="o", markersize=3, color=series_colour(name), label=name)
         ax.set(xscale="log", yscale="log", xlabel=label, ylabel=metric.replace("_", " "))
-        ax.set_xticks(sorted({row[axis] for row in rows}), [str(v) for v in sorted({row[axis] for row in rows})])
+        _label_only_the_given_ticks(ax.xaxis, sorted({row[axis] for row in rows}))
     axes[1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
     return fig
