@@ -1,0 +1,51 @@
+"""What every lesson says: a recap and linked references at the end, no pointers to documents
+learners do not have, and published numbers credited to the paper they come from."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+# Lessons 05-07 are being rewritten on another branch and adopt issue 12's text rules when it
+# lands: until then their cases are expected failures (strict, so a fixed lesson must be unmarked).
+TRAINING_LESSONS = {"05_delivering_spatial_information", "06_deep_image_matting", "07_regions_vs_details"}
+CREDIT_A2U = {"06_deep_image_matting", "07_regions_vs_details"}  # and say "SPEC"
+
+
+def _lessons(pending):
+    return [pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="issue 12: lessons 05-07 pending"))
+            if path.stem in pending else path for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+
+
+def _markdown(lesson):
+    notebook = json.loads((NOTEBOOKS / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
+
+
+@pytest.mark.parametrize("notebook", _lessons(TRAINING_LESSONS), ids=lambda path: getattr(path, "stem", None))
+def test_lesson_ends_with_a_recap_and_linked_references(notebook):
+    tail = "\n".join(_markdown(notebook.stem)[-2:])
+    assert "## Recap" in tail and "## References" in tail
+    references = tail.split("## References", 1)[1]
+    assert len(re.findall(r"\]\((?:https://arxiv\.org/abs/\d{4}\.\d{5}|https://doi\.org/|https://github\.com/)",
+                          references)) >= 3
+
+
+@pytest.mark.parametrize("notebook", _lessons(CREDIT_A2U), ids=lambda path: getattr(path, "stem", None))
+def test_no_lesson_points_to_the_projects_internal_spec(notebook):
+    assert "SPEC" not in notebook.read_text(encoding="utf-8")
+
+
+def test_no_package_text_shown_to_learners_points_to_the_internal_spec():
+    package = Path(__file__).resolve().parents[1] / "indexnet_edu"
+    offenders = [str(path.relative_to(package)) for path in package.rglob("*.py") if "SPEC" in path.read_text()]
+    assert not offenders
+
+
+@pytest.mark.parametrize("notebook", _lessons(CREDIT_A2U), ids=lambda path: getattr(path, "stem", None))
+def test_fade_numbers_are_credited_to_fade(notebook):
+    """SAD 37.31 / 41.01 / 34.28 and mIoU 41.68 / 42.82 / 41.50 come from FADE (ECCV 2022)."""
+    for text in _markdown(notebook.stem):
+        if "34.28" in text or "42.82" in text:
+            assert "FADE" in text and "ECCV 2022" in text, notebook.name
