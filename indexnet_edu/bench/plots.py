@@ -12,11 +12,13 @@ from ..cost import naive_reassembly_values
 
 # One colour per series, the same in every figure (tab10/tab20 hues, no two alike).
 SERIES_COLOURS = {
-    "nearest": "#1f77b4", "bilinear": "#ff7f0e", "max_unpool": "#8c564b", "carafe": "#2ca02c",
+    "nearest": "#1f77b4", "bilinear": "#ff7f0e", "max_unpool": "#c49c94", "carafe": "#2ca02c",
     "dysample": "#bcbd22", "hin": "#d62728", "din_o2o": "#9467bd", "din_m2o": "#e377c2",
     "deconv": "#7f7f7f", "pixel_shuffle": "#17becf",
     "reassembly op (fast)": "#000000", "reassembly op (naive)": "#ad494a",
 }
+METRIC_LABELS = {"forward_ms": "forward time (ms)", "forward_backward_ms": "forward + backward time (ms)",
+                 "peak_extra_mib": "peak extra memory (MiB)"}
 _SPARE_COLOURS = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354")
 
 
@@ -82,7 +84,7 @@ def plot_scaling(curves: dict, metric: str = "forward_ms", names=None):
             if points:
                 style = "--" if "naive" in name else "-"
                 ax.plot(*zip(*points), style, marker="o", markersize=3, color=series_colour(name), label=name)
-        ax.set(xscale="log", yscale="log", xlabel=label, ylabel=metric.replace("_", " "))
+        ax.set(xscale="log", yscale="log", xlabel=label, ylabel=METRIC_LABELS.get(metric, metric.replace("_", " ")))
         _label_only_the_given_ticks(ax.xaxis, sorted({row[axis] for row in rows}))
     axes[1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
