@@ -15,8 +15,12 @@ removes the seed-to-seed variation the arms share. For each named contrast we re
 Why this rule: with n = 5 the smallest possible two-sided Wilcoxon or sign-flip p is 2/32 =
 0.0625, so "p < 0.05" could never fire two-sided; the sign requirement is the exact one-sided
 sign test at 1/32 = 0.031, and the 3·SD(d) bar makes the effect large next to its own noise
-(it implies a paired t statistic above 3·√5 ≈ 6.7). Before any contrast is read, every seed
-of both arms must pass the "learned at all" gate (:func:`indexnet_edu.tasks.learned_at_all`).
+(it implies a paired t statistic above 3·√5 ≈ 6.7).
+
+The "learned at all" gate (:func:`indexnet_edu.tasks.learned_at_all`, every seed must beat the
+trivial baseline by a stated margin) comes first: when *neither* arm of a contrast passes it,
+the difference is noise around the trivial solution and the verdict is :data:`NOT_LEARNED`.
+When one arm learned and the other did not, that is a real difference and the rule applies.
 """
 from __future__ import annotations
 
@@ -121,7 +125,7 @@ def paired_contrast(arm_values, reference_values, higher_is_better: bool, *, tas
 
     Returns a :class:`PairedContrast` whose verdict applies the module's decision rule (a
     finding needs n ≥ 5, every difference of one sign and |mean d| > 3·SD(d)); ``learned=False``
-    (an arm failed the learned-at-all gate) makes the verdict :data:`NOT_LEARNED`.
+    (neither arm passed the learned-at-all gate) makes the verdict :data:`NOT_LEARNED`.
     """
     from scipy import stats
 

@@ -217,10 +217,12 @@ class ResultsTable:
         seeds = sorted(set(a) & set(b))
         if not seeds:
             raise ValueError(f"{task}/{arm} and {task}/{reference} share no seed")
+        # Noise around the trivial solution only when *neither* arm learned: "one learned, the other
+        # did not" is a real difference (the table's learned column says which).
         learned = [self.learned(task, arm), self.learned(task, reference)]
         return paired_contrast([a[s] for s in seeds], [b[s] for s in seeds], HIGHER_IS_BETTER.get(metric, True),
                                task=task, metric=metric, arm=arm, reference=reference, seeds=seeds,
-                               learned=all(flag is not False for flag in learned))
+                               learned=any(flag is not False for flag in learned))
 
     def contrasts(self, task: str, reference: str = "bilinear", metrics=None) -> list:
         """Every other arm − ``reference`` on each of ``metrics`` (default: the primary metric)."""

@@ -86,7 +86,7 @@ PRESETS = {
 }
 INDEXNET_SIZE = {"quick": 64, "laptop": 64, "full": 128}  # IndexNet needs H, W divisible by 32
 # Per-task step counts of the laptop preset (the others use the preset's steps).
-LAPTOP_TASK_STEPS = {"texture_regions": 150}
+LAPTOP_TASK_STEPS = {"texture_regions": 200}
 
 
 def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0, model: str = "light",
