@@ -18,9 +18,11 @@ sign test at 1/32 = 0.031, and the 3·SD(d) bar makes the effect large next to i
 (it implies a paired t statistic above 3·√5 ≈ 6.7).
 
 The "learned at all" gate (:func:`indexnet_edu.tasks.learned_at_all`, every seed must beat the
-trivial baseline by a stated margin) comes first: when *neither* arm of a contrast passes it,
-the difference is noise around the trivial solution and the verdict is :data:`NOT_LEARNED`.
-When one arm learned and the other did not, that is a real difference and the rule applies.
+trivial baseline by a stated margin, fixed before the runs) comes first: when *neither* arm of
+a contrast passes it, the difference is between two models that have not learned the task —
+for argmax metrics that is noise around the trivial solution — and the verdict is
+:data:`NOT_LEARNED`, however consistent the numbers. When one arm learned and the other did
+not, that is a real difference and the rule applies.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ MIN_SEEDS_FOR_FINDING = 5
 SD_BAR = 3.0
 FINDING = "finding"
 NO_DIFFERENCE = "no detectable difference"
-NOT_LEARNED = "not learned — the comparison is noise"
+NOT_LEARNED = "not a finding: neither arm passed the learned-at-all gate"
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,33 @@ def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric
     return "\n".join(lines)
 
 
+def strip_panels(table: ResultsTable, panels):
+    """Strip plots side by side, one per (task, metric) in ``panels`` (object API). Returns the Figure."""
+    from matplotlib.figure import Figure
+
+    from .sweep import strip_plot
+
+    fig = Figure(figsize=(5.2 * len(panels), 3.6))
+    for ax, (task, metric) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        strip_plot(table, task, metric, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def first_seeds_contrast(table: ResultsTable, task: str, arm: str, reference: str = "bilinear", n: int = 3,
+                         metric: str | None = None):
+    """The paired contrast as it would have looked after only the ``n`` smallest seeds."""
+    from .stats import paired_contrast
+    from .sweep import PRIMARY_METRIC
+    from .tasks import HIGHER_IS_BETTER
+
+    metric = metric or PRIMARY_METRIC[task]
+    a, b = table.per_seed(task, arm, metric), table.per_seed(task, reference, metric)
+    seeds = sorted(set(a) & set(b))[:n]
+    return paired_contrast([a[s] for s in seeds], [b[s] for s in seeds], HIGHER_IS_BETTER.get(metric, True),
+                           task=task, metric=metric, arm=arm, reference=reference, seeds=seeds)
+
+
 def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arms=None):
     """One panel per task: each arm's paired difference to ``reference`` on the task's primary
     metric, every seed a dot, mean ± SD(d) as an error bar, zero (no difference) as a line.
