@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from indexnet_edu.data import (NUM_SEG_CLASSES, TASKS, default_trimap_radius, make_dataset, make_loader,
-                               seed_worker, trimap_from_alpha)
+from indexnet_edu.data import (NUM_SEG_CLASSES, NUM_TEXTURE_CLASSES, TASKS, TEXTURE_CLASSES, default_trimap_radius,
+                               make_dataset, make_loader, seed_worker, trimap_from_alpha)
 from indexnet_edu.data.drawing import polygon_distance, random_strands, strand_alpha
 
 SIZE = 32
@@ -23,8 +23,8 @@ def assert_same_sample(a, b):
 
 
 # ---------------------------------------------------------------- what a sample holds
-def test_tasks_are_the_three_experiments():
-    assert TASKS == ("matting", "reconstruction", "segmentation")
+def test_tasks_are_the_four_data_sets():
+    assert TASKS == ("matting", "reconstruction", "segmentation", "texture_regions")
 
 
 @pytest.mark.parametrize("task, shapes", [
@@ -32,6 +32,7 @@ def test_tasks_are_the_three_experiments():
                  "fg": (3, SIZE, SIZE), "bg": (3, SIZE, SIZE)}),
     ("reconstruction", {"image": (3, SIZE, SIZE)}),
     ("segmentation", {"image": (3, SIZE, SIZE), "mask": (SIZE, SIZE)}),
+    ("texture_regions", {"image": (3, SIZE, SIZE), "mask": (SIZE, SIZE)}),
 ])
 def test_samples_have_the_documented_keys_shapes_and_dtypes(task, shapes):
     sample = fresh(task)[0]
@@ -40,6 +41,29 @@ def test_samples_have_the_documented_keys_shapes_and_dtypes(task, shapes):
         assert value.dtype == (torch.int64 if key == "mask" else torch.float32), key
         if key != "mask":
             assert 0.0 <= value.min() and value.max() <= 1.0, key
+
+
+def test_texture_region_classes_are_balanced():
+    masks = torch.stack([sample["mask"] for sample in fresh("texture_regions", n=128)])
+    shares = torch.bincount(masks.flatten(), minlength=NUM_TEXTURE_CLASSES).float() / masks.numel()
+    assert masks.min() >= 0 and masks.max() < NUM_TEXTURE_CLASSES
+    assert torch.all(shares > 0.15) and torch.all(shares < 0.35), shares
+
+
+def test_texture_region_labels_follow_the_fill_texture():
+    # "smooth" fills vary slowly; checkerboards and stripes flip colour every few pixels. Compare the
+    # mean |horizontal difference| of the pixels each label covers (away from region edges).
+    steps = {name: [] for name in TEXTURE_CLASSES}
+    for sample in fresh("texture_regions", n=64):
+        image, mask = sample["image"], sample["mask"]
+        step = (image[:, :, 1:] - image[:, :, :-1]).abs().mean(dim=0)  # H×(W-1)
+        inside = mask[:, 1:] == mask[:, :-1]
+        for label, name in enumerate(TEXTURE_CLASSES):
+            chosen = inside & (mask[:, 1:] == label)
+            if chosen.any():
+                steps[name].append(float(step[chosen].mean()))
+    mean = {name: float(np.mean(values)) for name, values in steps.items()}
+    assert mean["smooth"] < 0.5 * min(mean["stripes"], mean["checker"]), mean
 
 
 def test_matting_image_is_the_composite_of_fg_and_bg_by_alpha():

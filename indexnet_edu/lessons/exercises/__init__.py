@@ -22,7 +22,7 @@ from .foundations import (check_average_index, check_encoder_index_bounds, check
                           check_nearest_as_reassembly, check_softmax_pool)
 from .playground import (check_deconv_overlap, check_pixel_shuffle_by_index, check_temperature_for_weight,
                          check_window_max_gate)
-from .training import (check_composite, check_majority_baseline, check_mean_std, check_psnr, check_ranking,
+from .training import (check_composite, check_majority_baseline, check_mean_std, check_paired_differences, check_psnr,
                        check_unknown_mask)
 
 EXERCISES: dict[str, list[str]] = {
@@ -35,7 +35,7 @@ EXERCISES: dict[str, list[str]] = {
     "04_indexnet_vs_carafe": ["check_pixel_shuffle_by_index", "check_deconv_overlap"],
     "05_delivering_spatial_information": ["check_psnr", "check_mean_std"],
     "06_deep_image_matting": ["check_composite", "check_unknown_mask"],
-    "07_regions_vs_details": ["check_ranking", "check_majority_baseline"],
+    "07_regions_vs_details": ["check_paired_differences", "check_majority_baseline"],
     "08_cost_of_upsampling": ["check_naive_values", "check_reassembly_flops", "check_offset_loop"],
 }
 """Lesson notebook → the checks its exercises use, in the order the lesson asks them."""

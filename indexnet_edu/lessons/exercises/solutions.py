@@ -105,7 +105,7 @@ def psnr(pred, target):
 
 def mean_std(values):
     values = torch.tensor(values, dtype=torch.float64)
-    return values.mean().item(), values.std(unbiased=False).item()
+    return values.mean().item(), values.std(unbiased=True).item()  # the sample std, as the sweep table
 
 
 def composite(alpha, fg, bg):
@@ -116,8 +116,8 @@ def unknown_mask(trimap):
     return trimap == 0.5
 
 
-def ranking(means, higher_is_better):
-    return sorted(means, key=means.get, reverse=higher_is_better)
+def paired_differences(arm, reference):
+    return [arm[seed] - reference[seed] for seed in sorted(set(arm) & set(reference))]
 
 
 def majority_baseline(masks):

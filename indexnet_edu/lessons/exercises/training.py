@@ -34,14 +34,16 @@ def check_psnr(your_psnr) -> bool:
 
 def check_mean_std(your_mean_std) -> bool:
     """Exercise (05): ``your_mean_std(values)`` → (mean, std) as the sweep table reports them
-    (the population std: divide by n)."""
+    (the sample standard deviation, dividing by n − 1)."""
     def cases():
         for values in ([1.0, 3.0], [2.0, 2.0, 2.0], [0.5, 1.5, 4.0]):
             mean, std = (float(v) for v in _call(your_mean_std, list(values), case=f"values {values}"))
-            if not (math.isclose(mean, np.mean(values)) and math.isclose(std, np.std(values), abs_tol=1e-12)):
+            expected = float(np.std(values, ddof=1))
+            if not (math.isclose(mean, np.mean(values)) and math.isclose(std, expected, abs_tol=1e-12)):
                 raise AssertionError(
                     f"for {values}: got ({show(mean)}, {show(std)}), expected ({show(np.mean(values))}, "
-                    f"{show(np.std(values))}). Hint: the table uses the population std (divide by n, not n-1).")
+                    f"{show(expected)}). Hint: with a handful of seeds the table uses the sample std "
+                    "(divide by n − 1, not n).")
 
     return _run_check("check_mean_std", cases)
 
@@ -78,17 +80,22 @@ def check_unknown_mask(your_unknown_mask) -> bool:
     return _run_check("check_unknown_mask", cases)
 
 
-def check_ranking(your_ranking) -> bool:
-    """Exercise (07): ``your_ranking(means, higher_is_better)`` → names sorted best first."""
-    def cases():
-        means = {"bilinear": 0.3, "carafe": 0.5, "hin": 0.1}
-        for higher, expected in ((True, ["carafe", "bilinear", "hin"]), (False, ["hin", "bilinear", "carafe"])):
-            got = list(_call(your_ranking, dict(means), higher, case=f"higher_is_better={higher}"))
-            if got != expected:
-                raise AssertionError(f"higher_is_better={higher}: got {got}, expected {expected}. Hint: SAD is an "
-                                     "error (lower is better), mIoU a score (higher is better).")
+def check_paired_differences(your_differences) -> bool:
+    """Exercise (07): ``your_differences(arm, reference)`` → arm − reference per seed.
 
-    return _run_check("check_ranking", cases)
+    Both arguments are dicts {seed: metric value}; the answer is the list of differences over
+    the seeds both arms have, in ascending seed order.
+    """
+    def cases():
+        arm = {3: 0.52, 0: 0.50, 1: 0.47, 2: 0.55}
+        reference = {0: 0.48, 1: 0.49, 2: 0.50, 3: 0.49, 4: 0.51}
+        got = [float(v) for v in _call(your_differences, dict(arm), dict(reference), case="seeds 0–3 vs 0–4")]
+        expected = [arm[s] - reference[s] for s in sorted(set(arm) & set(reference))]
+        if len(got) != len(expected) or not np.allclose(got, expected):
+            raise AssertionError(f"got {[show(v) for v in got]}, expected {[show(v) for v in expected]}. Hint: pair "
+                                 "the values by seed (the dicts are not in seed order) and skip seeds only one arm has.")
+
+    return _run_check("check_paired_differences", cases)
 
 
 def check_majority_baseline(your_baseline) -> bool:

@@ -1,0 +1,68 @@
+"""The shipped laptop-preset results: complete, provenance-stamped, and what the lessons read."""
+import json
+import math
+import re
+
+import pytest
+
+from indexnet_edu.lessons.shipped import SHIPPED_DIR, shipped_checkpoint, shipped_results
+from indexnet_edu.train import CHECKPOINT_NAME, PRESETS, _load_data, evaluate, load_trained_model
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+SETTINGS = ("matting_noskip", "reconstruction", "texture_regions")
+UPSAMPLERS = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample", "hin",
+              "din_o2o", "din_m2o")
+SEEDS = (0, 1, 2, 3, 4)
+FILES = sorted(SHIPPED_DIR.glob("*/*/seed*.json"))
+PROVENANCE = ("git_commit", "torch", "wall_time_s", "config", "device", "machine")
+MACHINE = ("cpu_model", "logical_cpus", "torch_threads", "torch", "platform")
+
+
+def test_every_setting_upsampler_and_seed_is_there():
+    present = {(p.parent.parent.name, p.parent.name, int(p.stem[4:])) for p in FILES}
+    missing = [(t, u, s) for t in SETTINGS for u in UPSAMPLERS for s in SEEDS if (t, u, s) not in present]
+    assert not missing, f"{len(missing)} shipped results missing, e.g. {missing[:5]}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: "/".join(p.parts[-3:]))
+def test_result_file_schema_and_provenance(path):
+    results = json.loads(path.read_text())
+    assert (results["task"], results["upsampler"], f"seed{results['seed']}") == (
+        path.parent.parent.name, path.parent.name, path.stem)
+    assert results["preset"] == "laptop" and results["model"] == "light"
+    for key in PROVENANCE:
+        assert key in results, key
+    assert re.fullmatch(r"[0-9a-f]{40}", results["git_commit"])
+    assert results["wall_time_s"] > 0 and results["steps"] == results["config"]["steps"]
+    assert set(results["config"]) >= set(PRESETS["laptop"]) | {"task", "upsampler", "seed", "preset"}
+    assert results["config"]["seed"] == results["seed"] and results["config"]["task"] == results["task"]
+    for key in MACHINE:
+        assert key in results["machine"], key
+    assert results["machine"]["torch_threads"] >= 1
+    assert "test_loss" in results["metrics"] and set(results["baseline"]) <= set(results["metrics"])
+    assert all(math.isfinite(v) for v in [*results["metrics"].values(), *results["baseline"].values()])
+
+
+def test_the_lessons_loader_reads_five_paired_seeds_per_arm():
+    table = shipped_results()
+    for task in SETTINGS:
+        for name in UPSAMPLERS:
+            assert table.seeds[(task, name)] == list(SEEDS), (task, name)
+            assert table.summary(task, name, table.metrics(task)[0]).n == 5
+        assert table.contrast(task, "hin").n == 5
+
+
+@pytest.mark.parametrize("task, upsampler", [("matting_noskip", "hin"), ("matting_noskip", "bilinear"),
+                                             ("reconstruction", "hin")])
+def test_shipped_checkpoints_load_and_match_their_results(task, upsampler):
+    folder = shipped_checkpoint(task, upsampler, 0)
+    assert (folder / CHECKPOINT_NAME).stat().st_size < 3_000_000
+    model, config = load_trained_model(folder)
+    assert (config.task, config.upsampler, config.seed, config.preset) == (task, upsampler, 0, "laptop")
+    assert not model.training
+    # the weights are the ones that produced the shipped numbers
+    shipped = json.loads((SHIPPED_DIR / task / upsampler / "seed0.json").read_text())["metrics"]
+    _, test_set = _load_data(config)
+    metrics = evaluate(model, config, test_set, "cpu")
+    assert metrics == pytest.approx(shipped, rel=1e-5, abs=1e-7)
