@@ -79,15 +79,7 @@ def test_each_lesson_calls_its_checks(lesson):
     assert not missing, f"{lesson} does not call {missing}"
 
 
-# Lessons 05-07 still write their answers in the cells; their notebooks are being rewritten on
-# another branch and adopt the stubs when it lands (issue 12): expected failures until then
-# (strict, so a fixed lesson must be unmarked).
-SHIPPED_SOLVED = {"05_delivering_spatial_information", "06_deep_image_matting", "07_regions_vs_details"}
-
-
-@pytest.mark.parametrize("lesson", [
-    pytest.param(lesson, marks=pytest.mark.xfail(strict=True, reason="issue 12: lessons 05-07 pending"))
-    if lesson in SHIPPED_SOLVED else lesson for lesson in sorted(exercises.EXERCISES)])
+@pytest.mark.parametrize("lesson", sorted(exercises.EXERCISES))
 def test_each_lesson_ships_its_exercises_as_stubs(lesson):
     """Every function a lesson hands to a check is defined in the notebook with a body that
     only raises NotImplementedError (a docstring or comments may precede it)."""

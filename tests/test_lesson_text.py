@@ -7,15 +7,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-# Lessons 05-07 are being rewritten on another branch and adopt issue 12's text rules when it
-# lands: until then their cases are expected failures (strict, so a fixed lesson must be unmarked).
-TRAINING_LESSONS = {"05_delivering_spatial_information", "06_deep_image_matting", "07_regions_vs_details"}
-CREDIT_A2U = {"06_deep_image_matting", "07_regions_vs_details"}  # and say "SPEC"
-
-
-def _lessons(pending):
-    return [pytest.param(path, marks=pytest.mark.xfail(strict=True, reason="issue 12: lessons 05-07 pending"))
-            if path.stem in pending else path for path in sorted(NOTEBOOKS.glob("*.ipynb"))]
+LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
 def _markdown(lesson):
@@ -23,7 +15,7 @@ def _markdown(lesson):
     return ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"]
 
 
-@pytest.mark.parametrize("notebook", _lessons(TRAINING_LESSONS), ids=lambda path: getattr(path, "stem", None))
+@pytest.mark.parametrize("notebook", LESSONS, ids=lambda path: getattr(path, "stem", None))
 def test_lesson_ends_with_a_recap_and_linked_references(notebook):
     tail = "\n".join(_markdown(notebook.stem)[-2:])
     assert "## Recap" in tail and "## References" in tail
@@ -32,7 +24,7 @@ def test_lesson_ends_with_a_recap_and_linked_references(notebook):
                           references)) >= 3
 
 
-@pytest.mark.parametrize("notebook", _lessons(CREDIT_A2U), ids=lambda path: getattr(path, "stem", None))
+@pytest.mark.parametrize("notebook", LESSONS, ids=lambda path: getattr(path, "stem", None))
 def test_no_lesson_points_to_the_projects_internal_spec(notebook):
     assert "SPEC" not in notebook.read_text(encoding="utf-8")
 
@@ -43,7 +35,7 @@ def test_no_package_text_shown_to_learners_points_to_the_internal_spec():
     assert not offenders
 
 
-@pytest.mark.parametrize("notebook", _lessons(CREDIT_A2U), ids=lambda path: getattr(path, "stem", None))
+@pytest.mark.parametrize("notebook", LESSONS, ids=lambda path: getattr(path, "stem", None))
 def test_fade_numbers_are_credited_to_fade(notebook):
     """SAD 37.31 / 41.01 / 34.28 and mIoU 41.68 / 42.82 / 41.50 come from FADE (ECCV 2022)."""
     for text in _markdown(notebook.stem):

@@ -22,12 +22,12 @@ PRESET = "laptop"
 
 FADE_CITATION = ("H. Lu, W. Liu, H. Fu, Z. Cao, “FADE: Fusing the Assets of Decoder and Encoder for "
                  "Task-Agnostic Upsampling”, ECCV 2022, https://arxiv.org/abs/2207.10392")
-# FADE's tables (SPEC §4): matting on Composition-1k with the A2U ResNet-34 baseline (SAD, MSE, Grad,
+# FADE's tables (Lu, Liu, Fu, Cao, ECCV 2022): matting on Composition-1k with the A2U ResNet-34 baseline (SAD, MSE, Grad,
 # Conn; lower is better) and ADE20K segmentation with SegFormer-B1 (mIoU, higher is better). Single runs.
 PUBLISHED_MATTING = {"bilinear": (37.31, 0.0103, 21.38, 35.39), "carafe": (41.01, 0.0118, 21.39, 39.01),
                      "indexnet": (34.28, 0.0081, 15.94, 31.91)}
 PUBLISHED_SEGMENTATION_MIOU = {"bilinear": 41.68, "carafe": 42.82, "indexnet": 41.50}
-# The same group's other reports (SPEC §4, EXPERIMENT-NOTES §1): bilinear SegFormer-B1 was 42.11 in
+# The same group's other reports (the SAPA README, tiny-smart/sapa; the FADE logs): bilinear SegFormer-B1 was 42.11 in
 # the SAPA README (41.68 in FADE) — two reports of one configuration 0.43 mIoU apart; their
 # segmentation code's README says ADE20K runs "fluctuate about (−0.5, +0.5) mIoU".
 REPORTED_BILINEAR_SEGFORMER = (41.68, 42.11)
