@@ -483,7 +483,7 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
 
 def load_trained_model(run_dir, map_location="cpu"):
     """(model in eval mode, its TrainConfig) from ``run_dir/checkpoint.pt``."""
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, CHECKPOINT_KEYS)
+    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME, ("config", "model"))  # a trained model needs no optimizer state
     saved = dict(state["config"])
     saved["widths"] = tuple(saved["widths"])
     config = TrainConfig(**saved)
