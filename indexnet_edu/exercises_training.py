@@ -1,8 +1,10 @@
 """Checks for the exercises of the training lessons (05–07).
 
-Each ``check_...(your_function)`` runs your function on a few cases, compares it with the
-package's own answer, and raises AssertionError with a hint when they differ. It returns
-True when everything matches.
+Each ``check_...(your_function)`` runs your function on a few cases and compares it with the
+package's own answer (the shared machinery of :mod:`indexnet_edu.exercises`): it prints a line
+and returns True when everything matches, raises AssertionError with a hint when something
+differs, and prints "not attempted yet" and returns False while your function is still the
+stub that raises ``NotImplementedError``.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import math
 
 import numpy as np
 import torch
+
+from .exercises import _call, _run_check
 
 
 def _fail(message: str):
@@ -20,69 +24,84 @@ def check_psnr(your_psnr) -> bool:
     """Exercise (05): ``your_psnr(pred, target)`` → 10·log10(1 / MSE) in dB for images in [0, 1]."""
     from .metrics import psnr
 
-    generator = torch.Generator().manual_seed(0)
-    for noise in (0.01, 0.1, 0.3):
-        target = torch.rand(3, 16, 16, generator=generator)
-        pred = (target + noise * torch.randn(3, 16, 16, generator=generator)).clamp(0, 1)
-        got, expected = float(your_psnr(pred, target)), psnr(pred, target)
-        if not math.isclose(got, expected, rel_tol=1e-4):
-            _fail(f"for noise {noise}: got {got:.4f} dB, expected {expected:.4f} dB. "
-                  "Hint: MSE is the mean over *all* elements; PSNR = 10·log10(1² / MSE).")
-    return True
+    def cases():
+        generator = torch.Generator().manual_seed(0)
+        for noise in (0.01, 0.1, 0.3):
+            target = torch.rand(3, 16, 16, generator=generator)
+            pred = (target + noise * torch.randn(3, 16, 16, generator=generator)).clamp(0, 1)
+            got, expected = float(_call(your_psnr, pred, target, case=f"noise {noise}")), psnr(pred, target)
+            if not math.isclose(got, expected, rel_tol=1e-4):
+                _fail(f"for noise {noise}: got {got:.4f} dB, expected {expected:.4f} dB. "
+                      "Hint: MSE is the mean over *all* elements; PSNR = 10·log10(1² / MSE).")
+    return _run_check("check_psnr", cases)
 
 
 def check_mean_std(your_mean_std) -> bool:
-    """Exercise (05): ``your_mean_std(values)`` → (mean, std) as the sweep table reports them."""
-    for values in ([1.0, 3.0], [2.0, 2.0, 2.0], [0.5, 1.5, 4.0]):
-        mean, std = (float(v) for v in your_mean_std(list(values)))
-        if not (math.isclose(mean, np.mean(values)) and math.isclose(std, np.std(values), abs_tol=1e-12)):
-            _fail(f"for {values}: got ({mean:.4g}, {std:.4g}), expected ({np.mean(values):.4g}, "
-                  f"{np.std(values):.4g}). Hint: the table uses the population std (divide by n, not n-1).")
-    return True
+    """Exercise (05): ``your_mean_std(values)`` → (mean, std) as the sweep table reports them
+    (the sample standard deviation, dividing by n − 1)."""
+    def cases():
+        for values in ([1.0, 3.0], [2.0, 2.0, 2.0], [0.5, 1.5, 4.0]):
+            mean, std = (float(v) for v in _call(your_mean_std, list(values), case=f"values {values}"))
+            expected = float(np.std(values, ddof=1))
+            if not (math.isclose(mean, np.mean(values)) and math.isclose(std, expected, abs_tol=1e-12)):
+                _fail(f"for {values}: got ({mean:.4g}, {std:.4g}), expected ({np.mean(values):.4g}, "
+                      f"{expected:.4g}). Hint: with a handful of seeds the table uses the sample std "
+                      "(divide by n − 1, not n).")
+    return _run_check("check_mean_std", cases)
 
 
 def check_composite(your_composite) -> bool:
     """Exercise (06): ``your_composite(alpha, fg, bg)`` → the composited image (B×3×H×W)."""
-    generator = torch.Generator().manual_seed(1)
-    alpha = torch.rand(2, 1, 8, 8, generator=generator)
-    fg, bg = torch.rand(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
-    got = your_composite(alpha, fg, bg)
-    expected = alpha * fg + (1 - alpha) * bg
-    if tuple(got.shape) != tuple(expected.shape):
-        _fail(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: alpha (B×1×H×W) broadcasts over colour.")
-    if not torch.allclose(got, expected, atol=1e-6):
-        _fail("values differ. Hint: I = α·F + (1 − α)·B — alpha weights the foreground.")
-    return True
+    def cases():
+        generator = torch.Generator().manual_seed(1)
+        alpha = torch.rand(2, 1, 8, 8, generator=generator)
+        fg, bg = torch.rand(2, 3, 8, 8, generator=generator), torch.rand(2, 3, 8, 8, generator=generator)
+        got = torch.as_tensor(_call(your_composite, alpha, fg, bg, case="a 2×3×8×8 composite"))
+        expected = alpha * fg + (1 - alpha) * bg
+        if tuple(got.shape) != tuple(expected.shape):
+            _fail(f"shape {tuple(got.shape)}, expected {tuple(expected.shape)}: alpha (B×1×H×W) broadcasts "
+                  "over colour.")
+        if not torch.allclose(got, expected, atol=1e-6):
+            _fail("values differ. Hint: I = α·F + (1 − α)·B — alpha weights the foreground.")
+    return _run_check("check_composite", cases)
 
 
 def check_unknown_mask(your_unknown_mask) -> bool:
     """Exercise (06): ``your_unknown_mask(trimap)`` → bool map of the unknown band (trimap == 0.5)."""
-    trimap = torch.tensor([[[0.0, 0.5, 1.0], [0.5, 0.5, 0.0]]])
-    got = torch.as_tensor(your_unknown_mask(trimap)).bool()
-    expected = torch.tensor([[[False, True, False], [True, True, False]]])
-    if tuple(got.shape) != tuple(expected.shape) or not torch.equal(got, expected):
-        _fail(f"got {got.int().tolist()}, expected {expected.int().tolist()}. Hint: the metrics and the loss only "
-              "look where the trimap is 0.5 (128 as uint8).")
-    return True
+    def cases():
+        trimap = torch.tensor([[[0.0, 0.5, 1.0], [0.5, 0.5, 0.0]]])
+        got = torch.as_tensor(_call(your_unknown_mask, trimap, case="a 1×2×3 trimap")).bool()
+        expected = torch.tensor([[[False, True, False], [True, True, False]]])
+        if tuple(got.shape) != tuple(expected.shape) or not torch.equal(got, expected):
+            _fail(f"got {got.int().tolist()}, expected {expected.int().tolist()}. Hint: the metrics and the loss "
+                  "only look where the trimap is 0.5 (128 as uint8).")
+    return _run_check("check_unknown_mask", cases)
 
 
-def check_ranking(your_ranking) -> bool:
-    """Exercise (07): ``your_ranking(means, higher_is_better)`` → names sorted best first."""
-    means = {"bilinear": 0.3, "carafe": 0.5, "hin": 0.1}
-    for higher, expected in ((True, ["carafe", "bilinear", "hin"]), (False, ["hin", "bilinear", "carafe"])):
-        got = list(your_ranking(dict(means), higher))
-        if got != expected:
-            _fail(f"higher_is_better={higher}: got {got}, expected {expected}. Hint: SAD is an error (lower is "
-                  "better), mIoU a score (higher is better).")
-    return True
+def check_paired_differences(your_differences) -> bool:
+    """Exercise (07): ``your_differences(arm, reference)`` → arm − reference per seed.
+
+    Both arguments are dicts {seed: metric value}; the answer is the list of differences over
+    the seeds both arms have, in ascending seed order.
+    """
+    def cases():
+        arm = {3: 0.52, 0: 0.50, 1: 0.47, 2: 0.55}
+        reference = {0: 0.48, 1: 0.49, 2: 0.50, 3: 0.49, 4: 0.51}
+        got = [float(v) for v in _call(your_differences, dict(arm), dict(reference), case="seeds 0–3 vs 0–4")]
+        expected = [arm[s] - reference[s] for s in sorted(set(arm) & set(reference))]
+        if len(got) != len(expected) or not np.allclose(got, expected):
+            _fail(f"got {[round(v, 4) for v in got]}, expected {[round(v, 4) for v in expected]}. Hint: pair the "
+                  "values by seed (the dicts are not in seed order) and skip seeds only one arm has.")
+    return _run_check("check_paired_differences", cases)
 
 
 def check_majority_baseline(your_baseline) -> bool:
     """Exercise (07): ``your_baseline(masks)`` → every pixel labelled with the most frequent class (B×H×W)."""
-    masks = torch.tensor([[[0, 0, 1], [2, 0, 1]], [[1, 1, 1], [0, 1, 2]]])
-    got = torch.as_tensor(your_baseline(masks))
-    expected = torch.ones_like(masks)
-    if tuple(got.shape) != tuple(masks.shape) or not torch.equal(got.long(), expected):
-        _fail(f"got {got.tolist()}, expected all ones. Hint: count over the whole batch "
-              "(class 0: 4 pixels, 1: 6, 2: 2) and give every pixel the winner.")
-    return True
+    def cases():
+        masks = torch.tensor([[[0, 0, 1], [2, 0, 1]], [[1, 1, 1], [0, 1, 2]]])
+        got = torch.as_tensor(_call(your_baseline, masks, case="a 2×2×3 batch of masks"))
+        expected = torch.ones_like(masks)
+        if tuple(got.shape) != tuple(masks.shape) or not torch.equal(got.long(), expected):
+            _fail(f"got {got.tolist()}, expected all ones. Hint: count over the whole batch "
+                  "(class 0: 4 pixels, 1: 6, 2: 2) and give every pixel the winner.")
+    return _run_check("check_majority_baseline", cases)

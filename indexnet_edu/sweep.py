@@ -10,8 +10,12 @@ side by side, sharing the CPU cores or the one GPU). A job whose
 other settings is refused before any job starts, naming the differing setting (use a fresh
 ``--out``, or delete the file to rerun it). An interrupted job resumes from its checkpoint in
 ``OUT/<task>/<upsampler>/seed<k>/`` (a checkpoint of another config is refused the same way).
-At the end the comparison table (mean ± std over seeds, markdown) goes to ``OUT/summary.md``
-and one bar chart per task and metric to ``OUT/<task>_<metric>.png``.
+At the end the comparison table (mean ± sample std over seeds, n, the learned-at-all gate, the
+trivial baseline) and the paired contrasts against bilinear with their tests
+(:mod:`indexnet_edu.stats`) go to ``OUT/summary.md``, and one strip plot (every seed visible)
+per task and metric to ``OUT/<task>_<metric>.png``.
+
+    python -m indexnet_edu.sweep --report-only --out results/laptop --preset laptop
 
 From a notebook: ``run_sweep(...)`` (``in_process=True`` trains in the kernel, sharing the
 generated data) and ``load_results(dir)`` → :class:`ResultsTable`.
@@ -37,7 +41,8 @@ from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
 
-PRIMARY_METRIC = {"matting": "sad", "reconstruction": "psnr", "segmentation": "miou"}
+PRIMARY_METRIC = {"matting": "sad", "matting_noskip": "sad", "reconstruction": "psnr", "segmentation": "miou",
+                  "texture_regions": "miou"}
 
 
 def result_path(out, task: str, upsampler: str, seed: int) -> Path:
@@ -179,10 +184,15 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
 
 @dataclass
 class ResultsTable:
-    """Per-seed results grouped by (task, upsampler): ``values[(task, upsampler)][metric] = [per seed]``."""
+    """Per-seed results grouped by (task, upsampler): ``values[(task, upsampler)][metric] = [per seed]``.
+
+    Lists are in the order of ``seeds[(task, upsampler)]`` (ascending seed); ``baselines``
+    holds the trivial baseline's metrics on the same test set, when the results files have them.
+    """
 
     values: dict = field(default_factory=dict)
     seeds: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
 
     def tasks(self) -> list[str]:
         return [t for t in TASKS if any(key[0] == t for key in self.values)]
@@ -197,28 +207,92 @@ class ResultsTable:
         primary = PRIMARY_METRIC.get(task)
         return sorted(names, key=lambda m: (m != primary, m))  # the task's primary metric first
 
+    def per_seed(self, task: str, upsampler: str, metric: str) -> dict:
+        """{seed: value} of one arm."""
+        return dict(zip(self.seeds[(task, upsampler)], self.values[(task, upsampler)][metric]))
+
+    def summary(self, task: str, upsampler: str, metric: str):
+        """:class:`~indexnet_edu.stats.ArmSummary` (n, mean, sample std) of one arm."""
+        from .stats import summarize
+
+        return summarize(self.values[(task, upsampler)][metric])
+
     def mean_std(self, task: str, upsampler: str, metric: str) -> tuple[float, float]:
-        """Mean and (population) standard deviation over seeds."""
-        values = np.asarray(self.values[(task, upsampler)][metric], dtype=float)
-        return float(values.mean()), float(values.std())
+        """Mean and sample standard deviation (ddof = 1; NaN for one seed) over seeds."""
+        summary = self.summary(task, upsampler, metric)
+        return summary.mean, summary.std
+
+    def baseline(self, task: str, metric: str) -> float | None:
+        """The trivial baseline's mean ``metric`` on the task's test set (None if not recorded)."""
+        values = [v for (t, _), metrics in self.baselines.items() if t == task for v in metrics.get(metric, [])]
+        return float(np.mean(values)) if values else None
+
+    def learned(self, task: str, upsampler: str) -> bool | None:
+        """Whether every seed of the arm passes :func:`~indexnet_edu.tasks.learned_at_all` (None: no baseline)."""
+        from .tasks import learned_at_all
+
+        baseline = self.baselines.get((task, upsampler))
+        if not baseline:
+            return None
+        names = list(self.values[(task, upsampler)])
+        rows = zip(*[self.values[(task, upsampler)][m] for m in names])
+        base_rows = zip(*[baseline[m] for m in names if m in baseline])
+        base_names = [m for m in names if m in baseline]
+        return all(learned_at_all(task, dict(zip(names, row)), dict(zip(base_names, base)))
+                   for row, base in zip(rows, base_rows))
 
     def ranking(self, task: str, metric: str | None = None) -> list[str]:
-        """Upsamplers from best to worst by the mean of ``metric`` (default: the task's primary one)."""
+        """Upsamplers from best to worst by the mean of ``metric`` (default: the task's primary one).
+
+        An order of means, not a finding: read it with :meth:`contrast`, which says whether a
+        difference clears the decision rule of :mod:`indexnet_edu.stats`.
+        """
         metric = metric or PRIMARY_METRIC[task]
         sign = -1.0 if HIGHER_IS_BETTER.get(metric, True) else 1.0
         return sorted(self.upsamplers(task), key=lambda u: sign * self.mean_std(task, u, metric)[0])
 
+    def contrast(self, task: str, arm: str, reference: str = "bilinear", metric: str | None = None):
+        """arm − reference paired over their common seeds: a :class:`~indexnet_edu.stats.PairedContrast`."""
+        from .stats import paired_contrast
+
+        metric = metric or PRIMARY_METRIC[task]
+        for name in (arm, reference):
+            if (task, name) not in self.values:
+                raise ValueError(f"no results for {task}/{name}; have {self.upsamplers(task)}")
+        a, b = self.per_seed(task, arm, metric), self.per_seed(task, reference, metric)
+        seeds = sorted(set(a) & set(b))
+        if not seeds:
+            raise ValueError(f"{task}/{arm} and {task}/{reference} share no seed")
+        # Noise around the trivial solution only when *neither* arm learned: "one learned, the other
+        # did not" is a real difference (the table's learned column says which).
+        learned = [self.learned(task, arm), self.learned(task, reference)]
+        return paired_contrast([a[s] for s in seeds], [b[s] for s in seeds], HIGHER_IS_BETTER.get(metric, True),
+                               task=task, metric=metric, arm=arm, reference=reference, seeds=seeds,
+                               learned=any(flag is not False for flag in learned))
+
+    def contrasts(self, task: str, reference: str = "bilinear", metrics=None) -> list:
+        """Every other arm − ``reference`` on each of ``metrics`` (default: the primary metric)."""
+        metrics = metrics or [PRIMARY_METRIC[task]]
+        return [self.contrast(task, arm, reference, metric) for metric in metrics
+                for arm in self.upsamplers(task) if arm != reference]
+
     def markdown(self, task: str, digits: int = 4) -> str:
-        """A markdown table: one row per upsampler, ``mean ± std`` per metric, best first."""
+        """A markdown table: one row per upsampler (in the order loaded), ``mean ± sample std`` and n per
+        metric, whether every seed passed the learned-at-all gate, and the trivial baseline's row."""
         metrics = self.metrics(task)
         arrows = [f"{m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in metrics]
-        lines = ["| upsampler | seeds | " + " | ".join(arrows) + " |", "|---|---|" + "---|" * len(metrics)]
-        for upsampler in self.ranking(task, metrics[0]):
+        lines = ["| upsampler | n | learned | " + " | ".join(arrows) + " |", "|---|---|---|" + "---|" * len(metrics)]
+        for upsampler in self.upsamplers(task):
             cells = []
             for metric in metrics:
                 mean, std = self.mean_std(task, upsampler, metric)
-                cells.append(f"{mean:.{digits}g} ± {std:.2g}")
-            lines.append(f"| {upsampler} | {len(self.seeds[(task, upsampler)])} | " + " | ".join(cells) + " |")
+                cells.append(f"{mean:.{digits}g} ± {std:.2g}" if np.isfinite(std) else f"{mean:.{digits}g} (n=1)")
+            learned = {True: "yes", False: "NO", None: "?"}[self.learned(task, upsampler)]
+            lines.append(f"| {upsampler} | {len(self.seeds[(task, upsampler)])} | {learned} | " + " | ".join(cells) + " |")
+        base = [self.baseline(task, m) for m in metrics]
+        if any(v is not None for v in base):
+            cells = [f"{v:.{digits}g}" if v is not None else "—" for v in base]
+            lines.append("| *trivial baseline* | | | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def __len__(self):
@@ -227,7 +301,7 @@ class ResultsTable:
 
 def load_results(directory, preset: str | None = None, tasks=None, upsamplers=None, seeds=None) -> ResultsTable:
     """Collect ``directory/<task>/<upsampler>/seed<k>.json`` files (optionally of one preset,
-    some tasks, upsamplers, seeds).
+    some tasks, upsamplers, seeds), seeds ascending.
 
     Raises ValueError when two seeds of one (task, upsampler) were made with different
     settings (other than the seed): a table never mixes them.
@@ -235,6 +309,7 @@ def load_results(directory, preset: str | None = None, tasks=None, upsamplers=No
     table = ResultsTable()
     directory = Path(directory)
     settings = {}
+    rows = []
     for path in sorted(directory.glob("*/*/seed*.json")):
         results = json.loads(path.read_text())
         task, upsampler = results["task"], results["upsampler"]
@@ -247,61 +322,83 @@ def load_results(directory, preset: str | None = None, tasks=None, upsamplers=No
             differing = sorted(k for k in set(setting) | set(first[1]) if setting.get(k) != first[1].get(k))
             raise ValueError(f"{path} and {first[0]} were made with different settings ({', '.join(differing)}); "
                              "results of different settings are never averaged — move one of them away")
+        rows.append((task, upsampler, int(results["seed"]), results))
+    known = available_upsamplers()
+    order = {name: i for i, name in enumerate(upsamplers or known)}
+    rows.sort(key=lambda r: (r[0], order.get(r[1], len(order)), r[1], r[2]))  # the caller's / registry order
+    for task, upsampler, seed, results in rows:
         metric_values = table.values.setdefault((task, upsampler), {})
         for metric, value in results["metrics"].items():
             metric_values.setdefault(metric, []).append(float(value))
-        table.seeds.setdefault((task, upsampler), []).append(int(results["seed"]))
-    if upsamplers:  # keep the caller's order
-        order = {name: i for i, name in enumerate(upsamplers)}
-        table.values = dict(sorted(table.values.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0))))
+        for metric, value in results.get("baseline", {}).items():
+            table.baselines.setdefault((task, upsampler), {}).setdefault(metric, []).append(float(value))
+        table.seeds.setdefault((task, upsampler), []).append(seed)
     return table
 
 
-def plot_metric(table: ResultsTable, task: str, metric: str | None = None, ax=None, label: str = ""):
-    """Bar chart of one metric over upsamplers, mean with ±std error bars, best first."""
-    import matplotlib.pyplot as plt
+def strip_plot(table: ResultsTable, task: str, metric: str | None = None, ax=None, label: str = ""):
+    """Every seed of every upsampler as a dot, the mean ± sample std as an error bar, and the trivial
+    baseline as a dashed line (matplotlib object API: no global state is touched).
 
-    metric = metric or PRIMARY_METRIC[task]
-    names = table.ranking(task, metric)
-    stats = [table.mean_std(task, name, metric) for name in names]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(max(4, 0.45 * len(names) + 1), 3))
-    ax.bar(range(len(names)), [m for m, _ in stats], yerr=[s for _, s in stats], capsize=3, color="tab:blue")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
-    direction = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
-    ax.set_ylabel(f"{metric} ({direction} is better)")
-    ax.set_title(f"{task}{' — ' + label if label else ''}")
-    low = min(m - s for m, s in stats)
-    high = max(m + s for m, s in stats)
-    pad = 0.1 * (high - low or 1.0)
-    ax.set_ylim(low - pad, high + pad)
-    return ax
-
-
-def render_report(table: ResultsTable, out) -> list[Path]:
-    """Write ``out/summary.md`` and ``out/<task>_<metric>.png``; returns the written paths.
-
-    Figures are drawn on ``matplotlib.figure.Figure`` objects, outside pyplot: the caller's
-    backend and open figures are left as they were.
+    Returns the Axes (a new Figure's when ``ax`` is None).
     """
     from matplotlib.figure import Figure
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    written, sections = [], []
+    metric = metric or PRIMARY_METRIC[task]
+    names = table.upsamplers(task)
+    if ax is None:
+        ax = Figure(figsize=(max(4, 0.5 * len(names) + 1.5), 3.2)).subplots()
+    for i, name in enumerate(names):
+        values = np.asarray(table.values[(task, name)][metric])
+        offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
+        ax.scatter(i + offsets, values, s=12, color="tab:blue", alpha=0.7, zorder=3)
+        mean, std = table.mean_std(task, name, metric)
+        ax.errorbar(i + 0.3, mean, yerr=std if np.isfinite(std) else None, fmt="o", color="black", ms=4,
+                    capsize=3, zorder=4)
+    baseline = table.baseline(task, metric)
+    if baseline is not None:
+        ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1, label="trivial baseline")
+        ax.legend(fontsize=7, loc="best")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    direction = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
+    ax.set_ylabel(f"{metric} ({direction} is better)")
+    seeds = max((len(table.seeds[(task, n)]) for n in names), default=0)
+    ax.set_title(f"{task}{' — ' + label if label else ''}: every seed (dots), mean ± sd (bars), n ≤ {seeds}",
+                 fontsize=9)
+    ax.figure.tight_layout()
+    return ax
+
+
+def report_text(table: ResultsTable, reference: str = "bilinear") -> str:
+    """Markdown: per task the arm table, then the paired contrasts against ``reference``."""
+    from .stats import SD_BAR, contrasts_markdown
+
+    sections = ["Decision rule: a difference is a *finding* only when all n ≥ 5 paired differences have the "
+                f"same sign and |mean d| > {SD_BAR:g}·SD(d); otherwise *no detectable difference*. "
+                "Std is the sample std (ddof = 1) over seeds."]
     for task in table.tasks():
         sections.append(f"## {task}\n\n{table.markdown(task)}\n")
+        if (task, reference) in table.values and len(table.upsamplers(task)) > 1:
+            metrics = [PRIMARY_METRIC[task]] + (["grad"] if "grad" in table.metrics(task) else [])
+            sections.append(f"Paired contrasts against {reference}:\n\n"
+                            f"{contrasts_markdown(table.contrasts(task, reference, metrics))}\n")
+    return "\n".join(sections)
+
+
+def render_report(table: ResultsTable, out) -> list[Path]:
+    """Write ``out/summary.md`` (arm tables and paired contrasts) and ``out/<task>_<metric>.png`` strip plots."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for task in table.tasks():
         for metric in table.metrics(task):
-            figure = Figure(figsize=(max(4, 0.45 * len(table.upsamplers(task)) + 1), 3))
-            ax = plot_metric(table, task, metric, ax=figure.subplots())
+            ax = strip_plot(table, task, metric)  # a matplotlib Figure outside pyplot: no backend change
             path = out / f"{task}_{metric}.png"
-            figure.tight_layout()
-            figure.savefig(path, dpi=100)
+            ax.figure.savefig(path, dpi=100)
             written.append(path)
     summary = out / "summary.md"
     remove_stale_temporaries(summary)
-    text = "# Sweep results (mean ± std over seeds)\n\n" + "\n".join(sections)
-    atomic_write_text(text, summary)
+    atomic_write_text("# Sweep results\n\n" + report_text(table) + "\n", summary)
     return [summary] + written
 
 
@@ -311,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--upsamplers", nargs="+", default=["all"], metavar="NAME",
                         help="registry names, or 'all'")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--preset", default="quick", choices=("quick", "full"))
+    parser.add_argument("--preset", default="quick", choices=("quick", "laptop", "full"))
     parser.add_argument("--out", type=Path, default=Path("results"))
     parser.add_argument("--jobs", type=int, default=1, help="jobs side by side")
     parser.add_argument("--steps", type=int, default=None)
@@ -342,8 +439,8 @@ def main(argv=None) -> int:
         parser.error(str(error))
     for path in render_report(table, args.out):
         print(path)
-    for task in table.tasks():
-        print(f"\n## {task}\n{table.markdown(task)}")
+    print()
+    print(report_text(table))
     return 0
 
 

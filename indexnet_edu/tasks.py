@@ -6,7 +6,17 @@
 * reconstruction — RGB → RGB (sigmoid output) through the encoder-decoder *without* skip connections, so
   everything spatial the decoder gets is what the resampler passes on ("delivering spatial
   information"). Loss MSE; scored by PSNR.
-* segmentation — RGB → class logits. Loss cross-entropy; scored by mIoU and boundary IoU.
+* matting_noskip — matting through the encoder-decoder *without* skip connections: the decoder
+  must rebuild the alpha detail from what the resampler passes on (the detail-sensitive
+  setting where the upsampler matters; with skips they short-circuit it at this scale).
+* segmentation — RGB → class logits (5 shape classes). Loss cross-entropy; scored by mIoU and
+  boundary IoU.
+* texture_regions — RGB → 4 texture-kind logits per pixel (the region-sensitive task a small
+  model learns: :mod:`indexnet_edu.data.texture_regions`). Scored like segmentation, with a
+  2-px boundary band (the default 1 px at 32 px is mostly the image edge).
+
+Every task is also scored by its test loss (the training loss on the test set), reported next
+to the argmax metrics, and compared with :func:`trivial_baseline` by :func:`learned_at_all`.
 """
 from __future__ import annotations
 
@@ -19,12 +29,45 @@ from ._checks import check_choice
 from .models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
 from .models.indexnet_matting import check_unit_trimap
 
-TASKS = ("matting", "reconstruction", "segmentation")
+TASKS = ("matting", "matting_noskip", "reconstruction", "segmentation", "texture_regions")
 MODEL_KINDS = ("light", "indexnet")
 CHARBONNIER_EPS = 1e-6
 # Which metrics go up when a model gets better (the rest go down).
-HIGHER_IS_BETTER = {"psnr": True, "miou": True, "boundary_iou": True,
-                    "sad": False, "mse": False, "grad": False, "conn": False}
+HIGHER_IS_BETTER = {"psnr": True, "miou": True, "boundary_iou": True, "pixel_accuracy": True,
+                    "sad": False, "mse": False, "grad": False, "conn": False, "test_loss": False}
+# Each task's data set and kind of output (matting_noskip trains on the matting data).
+_DATA_TASK = {"matting": "matting", "matting_noskip": "matting", "reconstruction": "reconstruction",
+              "segmentation": "segmentation", "texture_regions": "texture_regions"}
+_KIND = {"matting": "matting", "matting_noskip": "matting", "reconstruction": "reconstruction",
+         "segmentation": "segmentation", "texture_regions": "segmentation"}
+_SKIPS = {"matting": True, "matting_noskip": False, "reconstruction": False, "segmentation": True,
+          "texture_regions": True}
+BOUNDARY_WIDTH = {"texture_regions": 2}  # px; other segmentation tasks use Boundary IoU's default
+# "Learned at all" (checked before any ranking is shown): the trained model must beat the trivial
+# baseline by this margin on the task's primary metric — matting SAD ≤ 0.6 × the alpha-0.5
+# baseline's, reconstruction PSNR ≥ baseline + 3 dB, segmentation mIoU ≥ 2 × the majority-class
+# baseline's.
+LEARNED_MARGIN = {"matting": ("sad", "ratio", 0.6), "reconstruction": ("psnr", "plus", 3.0),
+                  "segmentation": ("miou", "ratio", 2.0)}
+
+
+def data_task(task: str) -> str:
+    """The data set a task trains on (``matting_noskip`` → ``matting``)."""
+    return _DATA_TASK[check_choice(task, "task", TASKS)]
+
+
+def task_kind(task: str) -> str:
+    """"matting", "reconstruction" or "segmentation": what the output is and how it is scored."""
+    return _KIND[check_choice(task, "task", TASKS)]
+
+
+def learned_at_all(task: str, metrics: dict, baseline: dict) -> bool:
+    """Whether ``metrics`` beat the trivial ``baseline`` by the margin of :data:`LEARNED_MARGIN`."""
+    metric, rule, margin = LEARNED_MARGIN[task_kind(task)]
+    value, reference = float(metrics[metric]), float(baseline[metric])
+    if rule == "plus":
+        return value >= reference + margin
+    return value <= margin * reference if not HIGHER_IS_BETTER[metric] else value >= margin * reference
 
 
 def indexnet_options(upsampler: str) -> dict:
@@ -41,10 +84,11 @@ def indexnet_options(upsampler: str) -> dict:
                      f"got upsampler {upsampler!r}")
 
 
-def num_segmentation_classes() -> int:
-    from .data import NUM_SEG_CLASSES
+def num_segmentation_classes(task: str = "segmentation") -> int:
+    """The number of classes of a segmentation task (5 shapes, or 4 texture kinds)."""
+    from .data import NUM_SEG_CLASSES, NUM_TEXTURE_CLASSES
 
-    return NUM_SEG_CLASSES
+    return NUM_TEXTURE_CLASSES if task == "texture_regions" else NUM_SEG_CLASSES
 
 
 def build_model(task: str, upsampler: str, model: str = "light", widths=(16, 32, 64, 128)) -> nn.Module:
@@ -55,11 +99,9 @@ def build_model(task: str, upsampler: str, model: str = "light", widths=(16, 32,
         if task != "matting":
             raise ValueError(f"--model indexnet is a matting model; got task {task!r}")
         return indexnet_matting(**indexnet_options(upsampler))
-    if task == "matting":
-        return LightEncoderDecoder(4, 1, upsampler, widths)
-    if task == "reconstruction":
-        return LightEncoderDecoder(3, 3, upsampler, widths, skips=False)
-    return LightEncoderDecoder(3, num_segmentation_classes(), upsampler, widths)
+    kind = task_kind(task)
+    channels = {"matting": (4, 1), "reconstruction": (3, 3)}.get(kind) or (3, num_segmentation_classes(task))
+    return LightEncoderDecoder(*channels, upsampler, widths, skips=_SKIPS[task])
 
 
 def model_inputs(task: str, batch: dict) -> torch.Tensor:
@@ -67,7 +109,7 @@ def model_inputs(task: str, batch: dict) -> torch.Tensor:
 
     Raises ValueError for a matting trimap outside [0, 1] (e.g. 0/128/255 not divided by 255).
     """
-    if task == "matting":
+    if task_kind(task) == "matting":
         return torch.cat([batch["image"], check_unit_trimap(batch["trimap"], 'batch["trimap"]')], dim=1)
     return batch["image"]
 
@@ -92,9 +134,10 @@ def matting_loss(alpha: torch.Tensor, batch: dict) -> torch.Tensor:
 
 def loss_fn(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.Tensor:
     output = output.float()
-    if task == "matting":
+    kind = task_kind(task)
+    if kind == "matting":
         return matting_loss(predicted_alpha(output, model), batch)
-    if task == "reconstruction":
+    if kind == "reconstruction":
         return F.mse_loss(torch.sigmoid(output), batch["image"])
     return F.cross_entropy(output, batch["mask"])
 
@@ -102,9 +145,10 @@ def loss_fn(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.T
 def prediction(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.Tensor:
     """What is scored: alpha in [0,1] with known pixels kept (B×1×H×W), image in [0,1], or labels (B×H×W)."""
     output = output.float()
-    if task == "matting":
+    kind = task_kind(task)
+    if kind == "matting":
         return keep_known_pixels(predicted_alpha(output, model), batch["trimap"])
-    if task == "reconstruction":
+    if kind == "reconstruction":
         return torch.sigmoid(output)
     return output.argmax(dim=1)
 
@@ -113,18 +157,22 @@ def score(task: str, pred: torch.Tensor, batch: dict) -> dict:
     """Metrics of a whole test set: ``pred`` and ``batch`` hold every test image stacked.
 
     matting: SAD/MSE/Grad/Conn per image (unknown band), averaged; reconstruction: PSNR per
-    image, averaged; segmentation: mIoU and boundary IoU with pixels pooled over the set.
+    image, averaged; segmentation: mIoU, boundary IoU (:data:`BOUNDARY_WIDTH`) and pixel
+    accuracy with pixels pooled over the set.
     """
     from . import metrics
 
-    if task == "matting":
+    kind = task_kind(task)
+    if kind == "matting":
         values = metrics.mean_matting_metrics(pred, batch["alpha"], batch["trimap"])
-    elif task == "reconstruction":
+    elif kind == "reconstruction":
         values = {"psnr": float(np.mean([metrics.psnr(p, g) for p, g in zip(pred, batch["image"])]))}
     else:
-        classes = num_segmentation_classes()
+        classes = num_segmentation_classes(task)
         values = {"miou": metrics.miou(pred, batch["mask"], classes),
-                  "boundary_iou": metrics.boundary_iou(pred, batch["mask"], classes)}
+                  "boundary_iou": metrics.boundary_iou(pred, batch["mask"], classes,
+                                                       width=BOUNDARY_WIDTH.get(task)),
+                  "pixel_accuracy": float((pred == batch["mask"]).float().mean())}
     return {name: float(value) for name, value in values.items()}
 
 
@@ -134,9 +182,10 @@ def trivial_baseline(task: str, batch: dict) -> torch.Tensor:
     matting: alpha 0.5 in the unknown band; reconstruction: each image's mean colour;
     segmentation: every pixel the most frequent class of the batch.
     """
-    if task == "matting":
+    kind = task_kind(task)
+    if kind == "matting":
         return keep_known_pixels(torch.full_like(batch["alpha"], 0.5), batch["trimap"])
-    if task == "reconstruction":
+    if kind == "reconstruction":
         return batch["image"].mean(dim=(2, 3), keepdim=True).expand_as(batch["image"]).clone()
     mode = torch.bincount(batch["mask"].flatten()).argmax()
     return torch.full_like(batch["mask"], int(mode))

@@ -40,12 +40,13 @@ from .checkpoint import (CheckpointError, OutputDirError, atomic_save, atomic_wr
                          load_checkpoint, prepare_output_dir, remove_stale_temporaries, restore_rng_state)
 from .cost import count_parameters
 from .registry import available_upsamplers
-from .tasks import MODEL_KINDS, TASKS, build_model, loss_fn, model_inputs, prediction, score
+from .tasks import (MODEL_KINDS, TASKS, build_model, data_task, loss_fn, model_inputs, prediction, score,
+                    trivial_baseline)
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_KEYS = ("config", "step", "model", "optimizer", "scheduler", "rng", "wall_time_s")
 RESULTS_NAME = "results.json"
-PRESET_NAMES = ("quick", "full")
+PRESET_NAMES = ("quick", "laptop", "full")
 INTERRUPTED_EXIT_CODE = 130
 
 
@@ -77,13 +78,20 @@ class TrainConfig:
 # these small convolutions are launch-bound at roughly 5 ms per step: 1500 steps ≈ 8 s of GPU
 # work per job plus evaluation, and 3 tasks × 21 upsamplers × 3 seeds = 189 jobs ≈ 20–25 GPU
 # minutes when `sweep --jobs 8` keeps the GPU busy while other jobs are in Python.
+# laptop: the shipped results/laptop sweep — 5 paired seeds of every task and upsampler on a
+# 2-core CPU in about an hour (benchmarks/laptop_throughput.py measures it); a larger, fixed
+# test set than quick, and steps per task (LAPTOP_TASK_STEPS).
 PRESETS = {
     "quick": dict(steps=150, batch_size=16, size=32, n_train=256, n_test=32, lr=3e-3, checkpoint_every=50,
                   widths=(16, 32, 64)),
+    "laptop": dict(steps=150, batch_size=16, size=32, n_train=256, n_test=64, lr=3e-3, checkpoint_every=150,
+                   widths=(16, 32, 64)),
     "full": dict(steps=1500, batch_size=32, size=64, n_train=4096, n_test=256, lr=2e-3, checkpoint_every=500,
                  widths=(32, 64, 128, 256)),
 }
-INDEXNET_SIZE = {"quick": 64, "full": 128}  # IndexNet needs H, W divisible by 32
+INDEXNET_SIZE = {"quick": 64, "laptop": 64, "full": 128}  # IndexNet needs H, W divisible by 32
+# Per-task step counts of the laptop preset (the others use the preset's steps).
+LAPTOP_TASK_STEPS = {"texture_regions": 200}
 
 
 def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0, model: str = "light",
@@ -99,6 +107,8 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
         raise ValueError(f"model must be one of {MODEL_KINDS}, got {model!r}")
     seed = _config_int(seed, "seed", 0)
     values = dict(PRESETS[preset])
+    if preset == "laptop" and task in LAPTOP_TASK_STEPS:
+        values["steps"] = LAPTOP_TASK_STEPS[task]
     if model == "indexnet":
         values["size"] = INDEXNET_SIZE[preset]
     if steps is not None:
@@ -267,27 +277,38 @@ def _seed_everything(seed: int) -> None:
 def _load_data(config: TrainConfig):
     from .data import make_dataset
 
-    train = make_dataset(config.task, split="train", n=config.n_train, size=config.size, seed=config.data_seed,
+    task = data_task(config.task)
+    train = make_dataset(task, split="train", n=config.n_train, size=config.size, seed=config.data_seed,
                          augment=True)
-    test = make_dataset(config.task, split="test", n=config.n_test, size=config.size, seed=config.data_seed)
+    test = make_dataset(task, split="test", n=config.n_test, size=config.size, seed=config.data_seed)
     for dataset in (train, test):
         if hasattr(dataset, "materialize"):
             dataset.materialize()
     return train, test
 
 
-def evaluate(model, config: TrainConfig, test_set, device, batch_size: int = 16) -> dict:
-    """Mean of every metric over the test set (model in eval mode, no autocast)."""
+def evaluate(model, config: TrainConfig, test_set, device, batch_size: int = 16,
+             with_baseline: bool = False):
+    """Every metric over the test set (model in eval mode, no autocast), plus ``test_loss``:
+    the training loss averaged over the test images.
+
+    With ``with_baseline`` returns (metrics, the trivial baseline's metrics on the same set).
+    """
     model.eval()
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False)
-    predictions, batches = [], []
+    predictions, batches, loss_sum = [], [], 0.0
     with torch.no_grad():
         for batch in loader:
             output = model(model_inputs(config.task, batch).to(device)).float().cpu()
+            loss_sum += float(loss_fn(config.task, config.model, output, batch)) * len(output)
             predictions.append(prediction(config.task, config.model, output, batch))
             batches.append(batch)
     stacked = {key: torch.cat([b[key] for b in batches]) for key in batches[0]}
-    return score(config.task, torch.cat(predictions), stacked)
+    metrics = score(config.task, torch.cat(predictions), stacked)
+    metrics["test_loss"] = loss_sum / len(test_set)
+    if not with_baseline:
+        return metrics
+    return metrics, score(config.task, trivial_baseline(config.task, stacked), stacked)
 
 
 def config_differences(saved: dict, config: TrainConfig) -> list[str]:
@@ -372,6 +393,9 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
     _seed_everything(config.seed)
     train_set, test_set = _load_data(config)
     model = build_model(config.task, config.upsampler, config.model, config.widths).to(device)
+    # Paired arms: whatever the upsampler drew while being built, the augmentation draws that
+    # follow start from the same state (the batch order is a pure function of (seed, step)).
+    _seed_everything(config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.steps)
     step, previous_wall, saved_scaler = 0, 0.0, {}
@@ -440,13 +464,16 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
 
     results = None
     if rank == 0:
+        from .bench.machine import machine_report
+
         wall = previous_wall + time.perf_counter() - started
+        metrics, baseline = evaluate(model, config, test_set, device, with_baseline=True)
         results = {
             "task": config.task, "upsampler": config.upsampler, "model": config.model, "preset": config.preset,
             "seed": config.seed, "device": device_name(device), "precision": precision, "world_size": world_size,
             "git_commit": git_commit(), "config": asdict(config), "wall_time_s": wall, "steps": step,
             "parameters": count_parameters(model), "torch": torch.__version__,
-            "metrics": evaluate(model, config, test_set, device),
+            "machine": machine_report(device), "metrics": metrics, "baseline": baseline,
         }
         atomic_write_json(results, out_dir / RESULTS_NAME)
     if world_size > 1:

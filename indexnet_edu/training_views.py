@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from .registry import create_upsampler
-from .sweep import ResultsTable, load_results, result_path
-from .tasks import model_inputs, prediction, trivial_baseline, score
+from .sweep import ResultsTable, result_path
+from .tasks import model_inputs, prediction, score, task_kind, trivial_baseline
 
-REPO_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
 def lesson_results_dir(steps: int) -> Path:
@@ -55,21 +54,54 @@ def run_dir(out, task: str, upsampler: str, seed: int = 0) -> Path:
     return result_path(out, task, upsampler, seed).with_suffix("")
 
 
-def full_scale_results(task: str | None = None, directory=REPO_RESULTS) -> ResultsTable:
-    """The ``preset="full"`` results under the repository's ``results/`` (empty table if none)."""
-    if not Path(directory).exists():
-        return ResultsTable()
-    return load_results(directory, preset="full", tasks=[task] if task else None)
+def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric: str | None = None) -> str:
+    """Markdown: your rerun of one seed next to the shipped value of the same seed, per upsampler."""
+    from .sweep import PRIMARY_METRIC
+
+    metric = metric or PRIMARY_METRIC[task]
+    lines = [f"| upsampler | seed | your run: {metric} | shipped, same seed | shipped mean ± sd (n) |",
+             "|---|---|---|---|---|"]
+    for name in rerun.upsamplers(task):
+        for seed, value in rerun.per_seed(task, name, metric).items():
+            shipped_value, summary = "—", "—"
+            if (task, name) in shipped.values:
+                shipped_value = f"{shipped.per_seed(task, name, metric).get(seed, float('nan')):.4g}"
+                summary = str(shipped.summary(task, name, metric))
+            lines.append(f"| {name} | {seed} | {value:.4g} | {shipped_value} | {summary} |")
+    return "\n".join(lines)
 
 
-def side_by_side(quick: ResultsTable, full: ResultsTable, task: str) -> str:
-    """Markdown: the quick CPU table, then the full GPU one if it exists, each clearly labelled."""
-    text = f"**Quick CPU runs (this notebook, tiny models, few steps)**\n\n{quick.markdown(task)}\n"
-    if full.upsamplers(task):
-        text += f"\n**Full-scale runs (`results/`, preset full)**\n\n{full.markdown(task)}\n"
-    else:
-        text += "\n_No full-scale results under `results/` yet (run the sweep with `--preset full` on a GPU)._\n"
-    return text
+def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arms=None):
+    """One panel per task: each arm's paired difference to ``reference`` on the task's primary
+    metric, every seed a dot, mean ± SD(d) as an error bar, zero (no difference) as a line.
+
+    Differences are signed so that up means "better than the reference" on every metric.
+    Object API only (no pyplot state). Returns the Figure.
+    """
+    from matplotlib.figure import Figure
+
+    from .sweep import PRIMARY_METRIC
+    from .tasks import HIGHER_IS_BETTER
+
+    tasks = list(tasks)
+    fig = Figure(figsize=(4.2 * len(tasks), 3.4))
+    axes = fig.subplots(1, len(tasks), squeeze=False)[0]
+    for ax, task in zip(axes, tasks):
+        metric = PRIMARY_METRIC[task]
+        sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
+        names = [a for a in (arms or table.upsamplers(task)) if a != reference and (task, a) in table.values]
+        for i, name in enumerate(names):
+            contrast = table.contrast(task, name, reference, metric)
+            d = sign * np.asarray(contrast.differences)
+            ax.scatter(i + np.linspace(-0.12, 0.12, len(d)), d, s=12, color="tab:blue", alpha=0.7, zorder=3)
+            colour = "tab:green" if contrast.verdict.startswith("finding") else "black"
+            ax.errorbar(i + 0.25, d.mean(), yerr=contrast.std, fmt="o", ms=4, capsize=3, color=colour, zorder=4)
+        ax.axhline(0.0, color="grey", linewidth=1)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel(f"{metric}: better than {reference} →" if sign > 0 else f"{reference} {metric} − arm {metric}")
+        ax.set_title(f"{task} (green: finding)", fontsize=9)
+    fig.tight_layout()
+    return fig
 
 
 def roundtrip_figure(image: torch.Tensor, names=("nearest", "bilinear", "max_unpool"), stages: int = 3):
@@ -108,13 +140,13 @@ def prediction_grid(models: dict, batch: dict, count: int = 4):
     names = list(models)
     task = next(iter(models.values()))[1].task
     preds = {name: predict(model, config, batch) for name, (model, config) in models.items()}
-    target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[task]
+    target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[task_kind(task)]
     columns = ["input", "target"] + names
     fig, axes = plt.subplots(count, len(columns), figsize=(1.7 * len(columns), 1.7 * count), squeeze=False)
     for row in range(count):
         pictures = [batch["image"][row], batch[target_key][row]] + [preds[n][row] for n in names]
         for col, (ax, picture) in enumerate(zip(axes[row], pictures)):
-            _show(ax, picture, task, col)
+            _show(ax, picture, task_kind(task), col)
             if row == 0:
                 ax.set_title(columns[col], fontsize=8)
     fig.tight_layout()
@@ -180,27 +212,3 @@ def index_map_figure(model, config, sample: dict):
         ax.axis("off")
     fig.colorbar(im, ax=list(axes), shrink=0.7)
     return fig, maps
-
-
-def wins_by_task(table: ResultsTable, tasks=("segmentation", "matting")) -> dict:
-    """For each task, the upsamplers ordered best → worst by the task's primary metric."""
-    return {task: table.ranking(task) for task in tasks if table.upsamplers(task)}
-
-
-def rank_figure(table: ResultsTable, tasks=("segmentation", "matting")):
-    """Each upsampler's rank (1 = best) on each task, one line per upsampler: who wins where."""
-    import matplotlib.pyplot as plt
-
-    rankings = wins_by_task(table, tasks)
-    names = sorted(set().union(*map(set, rankings.values())))
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    shown = list(rankings)
-    for name in names:
-        ranks = [rankings[t].index(name) + 1 if name in rankings[t] else np.nan for t in shown]
-        ax.plot(range(len(shown)), ranks, marker="o", label=name)
-    ax.set_xticks(range(len(shown)), shown)
-    ax.invert_yaxis()
-    ax.set_ylabel("rank (1 = best)")
-    ax.legend(fontsize=7, bbox_to_anchor=(1.02, 1), loc="upper left")
-    fig.tight_layout()
-    return fig

@@ -12,10 +12,10 @@ def test_psnr_checker_accepts_correct_and_rejects_sum_instead_of_mean():
         ex.check_psnr(lambda p, t: 10 * torch.log10(1 / ((p - t) ** 2).sum()))
 
 
-def test_mean_std_checker_rejects_sample_std():
-    assert ex.check_mean_std(lambda v: (np.mean(v), np.std(v)))
-    with pytest.raises(AssertionError, match="population"):
-        ex.check_mean_std(lambda v: (np.mean(v), np.std(v, ddof=1)))
+def test_mean_std_checker_wants_the_sample_std():
+    assert ex.check_mean_std(lambda v: (np.mean(v), np.std(v, ddof=1)))
+    with pytest.raises(AssertionError, match="n − 1"):
+        ex.check_mean_std(lambda v: (np.mean(v), np.std(v)))
 
 
 def test_composite_checker_rejects_swapped_layers():
@@ -30,10 +30,10 @@ def test_unknown_mask_checker_rejects_known_foreground():
         ex.check_unknown_mask(lambda t: t > 0.25)
 
 
-def test_ranking_checker_needs_the_metric_direction():
-    assert ex.check_ranking(lambda m, higher: sorted(m, key=m.get, reverse=higher))
-    with pytest.raises(AssertionError, match="lower is"):
-        ex.check_ranking(lambda m, higher: sorted(m, key=m.get, reverse=True))
+def test_paired_differences_checker_pairs_by_seed():
+    assert ex.check_paired_differences(lambda a, r: [a[s] - r[s] for s in sorted(set(a) & set(r))])
+    with pytest.raises(AssertionError, match="pair the values by seed"):
+        ex.check_paired_differences(lambda a, r: [x - y for x, y in zip(a.values(), r.values())])
 
 
 def test_majority_baseline_checker_counts_over_the_batch():
@@ -41,3 +41,14 @@ def test_majority_baseline_checker_counts_over_the_batch():
     with pytest.raises(AssertionError):
         ex.check_majority_baseline(lambda m: torch.stack([torch.full_like(x, int(torch.bincount(x.flatten()).argmax()))
                                                            for x in m]))
+
+
+def stub(*args):
+    raise NotImplementedError
+
+
+@pytest.mark.parametrize("check", [ex.check_psnr, ex.check_mean_std, ex.check_composite, ex.check_unknown_mask,
+                                   ex.check_paired_differences, ex.check_majority_baseline])
+def test_an_untouched_stub_is_reported_as_not_attempted(check, capsys):
+    assert check(stub) is False
+    assert "not attempted yet" in capsys.readouterr().out

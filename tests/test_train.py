@@ -1,5 +1,6 @@
 """Training CLI: exact resume, atomic checkpoints, clear errors, torchrun."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import torch
 
 from indexnet_edu import checkpoint as ckpt
 from indexnet_edu.tasks import charbonnier, indexnet_options, matting_loss
-from indexnet_edu.train import StepBatchSampler, make_config, train
+from indexnet_edu.train import LAPTOP_TASK_STEPS, PRESETS, StepBatchSampler, make_config, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -56,7 +57,7 @@ def test_resumed_matting_run_ends_with_identical_metrics(cli_runs):
     whole = json.loads((cli_runs["base"] / "whole" / "results.json").read_text())
     split = json.loads((cli_runs["base"] / "split" / "results.json").read_text())
     assert whole["metrics"] == split["metrics"]
-    assert set(whole["metrics"]) == {"sad", "mse", "grad", "conn"}
+    assert set(whole["metrics"]) == {"sad", "mse", "grad", "conn", "test_loss"}
 
 
 def test_resumed_run_ends_with_identical_weights(cli_runs):
@@ -129,8 +130,23 @@ def test_in_process_training_is_reproducible_and_beats_nothing_wrong(tmp_path):
 
 def test_segmentation_run_reports_miou_and_boundary_iou(tmp_path):
     results = train(tiny("segmentation", "carafe", steps=2), tmp_path, progress=False)
-    assert set(results["metrics"]) == {"miou", "boundary_iou"}
+    assert set(results["metrics"]) == {"miou", "boundary_iou", "pixel_accuracy", "test_loss"}
     assert 0 <= results["metrics"]["miou"] <= 1
+    assert set(results["baseline"]) == {"miou", "boundary_iou", "pixel_accuracy"}
+
+
+def test_texture_regions_run_scores_four_classes_with_its_test_loss(tmp_path):
+    results = train(tiny("texture_regions", "bilinear", steps=2), tmp_path, progress=False)
+    assert set(results["metrics"]) == {"miou", "boundary_iou", "pixel_accuracy", "test_loss"}
+    # an untrained 4-class model's cross-entropy is near ln 4
+    assert 0.5 * math.log(4) < results["metrics"]["test_loss"] < 2 * math.log(4)
+    assert results["machine"]["torch_threads"] >= 1 and "cpu_model" in results["machine"]
+
+
+def test_laptop_preset_sets_steps_per_task():
+    assert make_config("texture_regions", "hin", "laptop").steps == LAPTOP_TASK_STEPS["texture_regions"]
+    assert make_config("matting_noskip", "hin", "laptop").steps == PRESETS["laptop"]["steps"]
+    assert make_config("texture_regions", "hin", "laptop", steps=7).steps == 7
 
 
 def test_existing_checkpoint_without_resume_is_refused(tmp_path):
@@ -222,7 +238,7 @@ def test_indexnet_model_option_trains_the_full_matting_model(tmp_path):
                          batch_size=4)
     results = train(config, tmp_path, progress=False)
     assert results["parameters"] == 3_753_259
-    assert set(results["metrics"]) == {"sad", "mse", "grad", "conn"}
+    assert set(results["metrics"]) == {"sad", "mse", "grad", "conn", "test_loss"}
 
 
 @pytest.mark.parametrize("field", ["checkpoint_every", "batch_size", "n_test"])

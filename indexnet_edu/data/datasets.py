@@ -1,4 +1,4 @@
-"""The three tasks as PyTorch datasets: deterministic, generated on demand, memoised.
+"""The tasks' data as PyTorch datasets: deterministic, generated on demand, memoised.
 
 Sample ``i`` is a pure function of (task, split, seed, i, size, options) — see
 :func:`~indexnet_edu.data.seeding.sample_rng` — so any worker can build any sample and get
@@ -27,8 +27,9 @@ from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, check_trimap_radius, mak
 from .reconstruction import make_reconstruction_sample
 from .seeding import SPLITS, data_seed, sample_rng
 from .segmentation import make_segmentation_sample
+from .texture_regions import make_texture_region_sample
 
-TASKS = ("matting", "reconstruction", "segmentation")
+TASKS = ("matting", "reconstruction", "segmentation", "texture_regions")
 # Bump when a generator changes what it draws, so stale on-disk caches are not reused.
 DATA_VERSION = 1
 CACHE_ENV = "INDEXNET_DATA_CACHE"
@@ -46,6 +47,7 @@ _GENERATORS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "matting": make_matting_sample,
     "reconstruction": make_reconstruction_sample,
     "segmentation": make_segmentation_sample,
+    "texture_regions": make_texture_region_sample,
 }
 
 
@@ -242,7 +244,7 @@ _CACHE: dict[tuple, SyntheticDataset] = {}
 
 def make_dataset(task: str, split: str = "train", n: int = 256, size: int = 64, seed: int = 0,
                  augment: bool = False, cache: bool = True, cache_dir=None, **options) -> SyntheticDataset:
-    """The dataset of ``task`` ("matting", "reconstruction" or "segmentation").
+    """The dataset of ``task`` ("matting", "reconstruction", "segmentation" or "texture_regions").
 
     Samples (dicts of float32 tensors unless said):
 
@@ -250,6 +252,7 @@ def make_dataset(task: str, split: str = "train", n: int = 256, size: int = 64, 
       alpha 1×H×W; fg 3×H×W; bg 3×H×W; image = alpha·fg + (1 − alpha)·bg.
     * reconstruction — image 3×H×W in [0, 1].
     * segmentation — image 3×H×W in [0, 1]; mask H×W int64 in [0, NUM_SEG_CLASSES).
+    * texture_regions — image 3×H×W in [0, 1]; mask H×W int64 in [0, NUM_TEXTURE_CLASSES).
 
     ``split="test"`` is the fixed held-out set: it ignores ``seed`` (every caller gets the
     same images) and draws from a different random stream than any train split. With

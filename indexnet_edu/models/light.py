@@ -8,6 +8,12 @@ modelwise O2O family shares one index function across stages and an index networ
 decoder uses the index its block predicted from that stage's encoder feature.
 With ``skips=False`` (the reconstruction experiment) the decoder sees nothing of the
 encoder except what the resampler itself passes on (max-unpool's argmax, IndexNet's index).
+
+Paired comparisons: the shared layers (encoder, bottleneck, decoder, head) are built first,
+from the global RNG, and the resamplers afterwards inside ``torch.random.fork_rng`` from a
+seed drawn once from the global RNG. So for a given ``torch.manual_seed`` every shared layer
+gets the same initial weights whatever the upsampler, and the global RNG ends in the same
+state (the data augmentation drawn after it is the same for every arm).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import torch
 from torch import nn
 
 from .._checks import check_flag, check_positive_int, check_tensor
-from ..registry import create_upsamplers
+from ..registry import create_upsamplers, upsampler_spec
 
 DEFAULT_WIDTHS = (16, 32, 64, 128)
 
@@ -43,7 +49,7 @@ class LightEncoderDecoder(nn.Module):
         self.widths = tuple(check_positive_int(w, "widths[i]") for w in widths)
         self.upsampler_name = upsampler
         self.skips = check_flag(skips, "skips")
-        self.resamplers = create_upsamplers(upsampler, list(self.widths))
+        upsampler_spec(upsampler)  # an unknown name fails before anything is built
         previous = in_channels
         self.encoder = nn.ModuleList()
         for width in self.widths:
@@ -55,6 +61,11 @@ class LightEncoderDecoder(nn.Module):
             target = self.widths[i - 1] if i > 0 else self.widths[0]
             self.decoder.append(conv_block(2 * width if self.skips else width, target))
         self.head = nn.Conv2d(self.widths[0], out_channels, 1)
+        # One draw from the global RNG, whatever the upsampler: the resamplers' own stream.
+        resampler_seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(resampler_seed)
+            self.resamplers = create_upsamplers(upsampler, list(self.widths))
 
     @property
     def total_stride(self) -> int:
