@@ -103,17 +103,23 @@ def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
                 "sapa": SAPA(channels * PATCH**2, stride, similarity="inner").eval()}
 
 
-def successor_reassemblies(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
-    """``{name: Reassembly}`` of A2U, FADE and SAPA for encoder feature ``image`` (1×C×H×W)
-    and decoder feature ``low_res`` (1×C×h×w); ``modules`` as :func:`default_successors`."""
+def successor_kernels(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
+    """``{name: B×k²×H×W kernels}`` of A2U, FADE and SAPA for encoder feature ``image``
+    (B×C×H×W) and decoder feature ``low_res`` (B×C×h×w), differentiable in the modules'
+    weights; ``modules`` as :func:`default_successors`. Raises ValueError for a missing name."""
     missing = [name for name in SUCCESSORS if name not in modules]
     if missing:
         raise ValueError(f"successor modules must include {', '.join(SUCCESSORS)}; missing {', '.join(missing)}")
     dtype = next(modules["a2u"].parameters()).dtype
     x, y = image.to(dtype), low_res.to(dtype)
+    return {"a2u": modules["a2u"](x)[1], "fade": modules["fade"].kernels(x, y),
+            "sapa": modules["sapa"].kernels(patch_features(x), patch_features(y))}
+
+
+def successor_reassemblies(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
+    """``{name: Reassembly}`` of :func:`successor_kernels` (no gradients)."""
     with torch.no_grad():
-        kernels = {"a2u": modules["a2u"](x)[1], "fade": modules["fade"].kernels(x, y),
-                   "sapa": modules["sapa"].kernels(patch_features(x), patch_features(y))}
+        kernels = successor_kernels(image, low_res, modules)
     return {name: Reassembly(kernels[name].to(image.dtype), modules[name].k_up, 1, "zeros") for name in SUCCESSORS}
 
 
@@ -156,8 +162,12 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
         raise ValueError(f"carafe_module upsamples by {carafe_module.scale}, but stride={stride} was chosen")
 
     carafe_part = _carafe_reassembly(carafe_module, low_res)
+    trained = successor_modules is not None
     if successor_modules is None:
         successor_modules = default_successors(channels, stride)
+    for name, module in dict(successor_modules).items():
+        if getattr(module, "scale", stride) != stride:
+            raise ValueError(f"successor_modules[{name!r}] upsamples by {module.scale}, but stride={stride} was chosen")
     successors = successor_reassemblies(image, low_res, successor_modules)
     reassemblies = {
         "nearest": Reassembly(nearest_index(low_res, stride), 1, 1, "zeros"),
@@ -180,8 +190,9 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     errors = {name: (out - image).abs() for name, out in outputs.items()}
     labels = {"nearest": "nearest (k=1, W≡1)", "bilinear": "bilinear (k=3, fixed W)",
               "max_unpool": "max-unpool (k=1, one-hot W)", "indexnet": gate_label, "carafe": carafe_label,
-              "a2u": "A2U (k=3, from x; untrained ≈ uniform)", "fade": "FADE, no gate (k=5, x+y; untrained ≈ uniform)",
-              "sapa": "SAPA-I (k=5, x·y similarity of 3×3 patches)"}
+              "a2u": "A2U (k=3, from x)" + ("" if trained else "; untrained ≈ uniform"),
+              "fade": "FADE, no gate (k=5, x+y)" + ("" if trained else "; untrained ≈ uniform"),
+              "sapa": "SAPA-I (k=5, x·y of 3×3 patches)"}
     return UpsamplingView(image, low_res, stride, outputs, errors, reassemblies, labels)
 
 
