@@ -146,3 +146,67 @@ def successor_contrasts(table, tasks, arms=ARMS, reference: str = "bilinear") ->
 def kernel_concentration(view: UpsamplingView, name: str, row: int, col: int) -> float:
     """The largest weight of ``name``'s kernel at (row, col): 1/k² for a uniform kernel, 1 for one-hot."""
     return float(np.max(kernel_at(view, name, row, col).kernel.mean(axis=0)))
+
+
+def box_upsample(y: torch.Tensor, kernel_size: int, scale: int) -> torch.Tensor:
+    """Uniform k×k average of the low-res neighbourhood (zeros outside), by PyTorch's convolution."""
+    weight = torch.full((y.shape[1], 1, kernel_size, kernel_size), 1.0 / kernel_size**2, dtype=y.dtype)
+    averaged = F.conv2d(y, weight, padding=kernel_size // 2, groups=y.shape[1])
+    return averaged.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+
+
+def special_case_errors(channels: int = 6, size: int = 5, seed: int = 0) -> dict:
+    """Max |error| (float64) of the limiting cases the equations give, each against an
+    independent computation (PyTorch's own operators or the definition):
+
+    * ``fade gate closed = reassembly branch``, ``fade gate open = encoder feature``;
+    * ``fade without kernel weights = uniform 5×5 average``;
+    * ``sapa uniform similarity = uniform 5×5 average``;
+    * ``a2u without affinity: pooling = average pooling`` and ``upsampling = uniform 3×3 average``;
+    * ``a2u second order: z(3x) = 9 z(x)`` (relative error);
+    * ``a2u k=1 = nearest upsampling``.
+    """
+    from .a2u import A2U
+    from .fade import FADE
+    from .sapa import SAPA
+
+    channels = check_positive_int(channels, "channels")
+    size = check_positive_int(size, "size")
+    generator = torch.Generator().manual_seed(check_nonnegative_int(seed, "seed"))
+    decoder = torch.randn(2, channels, size, size, generator=generator, dtype=torch.float64)
+    encoder = torch.randn(2, channels, 2 * size, 2 * size, generator=generator, dtype=torch.float64)
+    errors = {}
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        torch.manual_seed(seed)
+        fade = FADE(channels).double()
+        fade.gate.weight.zero_()
+        fade.gate.bias.fill_(-1e4)  # sigmoid(−1e4) is exactly 0 in floating point
+        branch = reassemble(decoder, fade.kernels(encoder, decoder), 5, 2)
+        errors["fade gate closed = reassembly branch"] = float((fade(encoder, decoder) - branch).abs().max())
+        fade.gate.bias.fill_(1e4)
+        errors["fade gate open = encoder feature"] = float((fade(encoder, decoder) - encoder).abs().max())
+        fade.from_encoder.weight.zero_()
+        fade.from_decoder.weight.zero_()
+        fade.gate.bias.fill_(-1e4)
+        errors["fade without kernel weights = uniform 5×5 average"] = float(
+            (fade(encoder, decoder) - box_upsample(decoder, 5, 2)).abs().max())
+        sapa = SAPA(channels).double()
+        sapa.query.weight.zero_()
+        errors["sapa uniform similarity = uniform 5×5 average"] = float(
+            (sapa(encoder, decoder) - box_upsample(decoder, 5, 2)).abs().max())
+        a2u = A2U(channels).double()
+        a2u.q_pointwise.weight.zero_()
+        pool_index, kernels = a2u(encoder)
+        errors["a2u without affinity: pooling = average pooling"] = float(
+            (a2u.pool(encoder, pool_index) - F.avg_pool2d(encoder, 2)).abs().max())
+        errors["a2u without affinity: upsampling = uniform 3×3 average"] = float(
+            (reassemble(decoder, kernels, 3, 2) - box_upsample(decoder, 3, 2)).abs().max())
+        a2u.q_pointwise.weight.normal_()
+        z = a2u.logits(encoder)
+        errors["a2u second order: z(3x) = 9 z(x), relative"] = float(
+            ((a2u.logits(3 * encoder) - 9 * z).abs().max() / (9 * z).abs().max()))
+        nearest = A2U(channels, k_up=1).double()
+        _, kernels = nearest(encoder)
+        errors["a2u k=1 = nearest upsampling"] = float(
+            (reassemble(decoder, kernels, 1, 2) - F.interpolate(decoder, scale_factor=2, mode="nearest")).abs().max())
+    return errors

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import indexnet_edu as ie
 from indexnet_edu.a2u import A2U, a2u_parameter_count
 from indexnet_edu.fade import FADE, fade_parameter_count, mix
+from indexnet_edu.fusion_views import box_upsample, special_case_errors
 from indexnet_edu.sapa import SAPA, neighbour_similarity, sapa_parameter_count
 
 SUCCESSORS = ["a2u", "fade", "fade_nogate", "sapa", "sapa_inner"]
@@ -17,14 +18,6 @@ SUCCESSORS = ["a2u", "fade", "fade_nogate", "sapa", "sapa_inner"]
 
 def count(module):
     return sum(p.numel() for p in module.parameters())
-
-
-def box_upsample(y, k, s):
-    """Every output pixel = (1/k²)·Σ of the k×k neighbours of ⌊p/s⌋, zeros outside: a uniform
-    reassembly written with PyTorch's own convolution."""
-    weight = torch.full((y.shape[1], 1, k, k), 1.0 / k**2, dtype=y.dtype)
-    averaged = F.conv2d(y, weight, padding=k // 2, groups=y.shape[1])
-    return F.interpolate(averaged, scale_factor=s, mode="nearest")
 
 
 def pair(batch=2, channels=6, size=5, scale=2, dtype=torch.float64, seed=0):
@@ -275,3 +268,15 @@ def test_the_wrong_channel_count_is_refused(name):
 def test_bad_hyper_parameters_are_refused_clearly(build, error, match):
     with pytest.raises(error, match=match):
         build()
+
+
+def test_the_lessons_special_case_table_is_exact_to_round_off():
+    errors = special_case_errors()
+    assert len(errors) == 8 and all(error < 1e-12 for error in errors.values()), errors
+
+
+def test_box_upsample_is_the_mean_of_the_neighbourhood():
+    y = torch.arange(9.0, dtype=torch.float64).view(1, 1, 3, 3)
+    out = box_upsample(y, 3, 2)
+    assert out.shape == (1, 1, 6, 6)
+    assert out[0, 0, 2, 3] == y.mean() and out[0, 0, 0, 0] == (0 + 1 + 3 + 4) / 9
