@@ -280,3 +280,12 @@ def test_box_upsample_is_the_mean_of_the_neighbourhood():
     out = box_upsample(y, 3, 2)
     assert out.shape == (1, 1, 6, 6)
     assert out[0, 0, 2, 3] == y.mean() and out[0, 0, 0, 0] == (0 + 1 + 3 + 4) / 9
+
+
+@pytest.mark.parametrize("preset", ["laptop", "full"])
+@pytest.mark.parametrize("name", SUCCESSORS)
+def test_the_laptop_and_gpu_presets_accept_the_successors(preset, name):
+    from indexnet_edu.train import make_config
+
+    config = make_config("matting_noskip", name, preset)
+    assert config.upsampler == name and config.preset == preset
