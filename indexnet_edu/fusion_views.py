@@ -69,7 +69,8 @@ def fit_successors(image: torch.Tensor, stride: int = 2, steps: int = 100, lr: f
     steps = check_positive_int(steps, "steps")
     lr = check_positive_real(lr, "lr", allow_inf=False)
     seed = check_nonnegative_int(seed, "seed")
-    modules = {"carafe": default_carafe(image.shape[1], stride, seed), **default_successors(image.shape[1], stride, seed)}
+    channels = image.shape[1]
+    modules = {"carafe": default_carafe(channels, stride, seed), **default_successors(channels, stride, seed)}
     low_res = F.max_pool2d(image, stride)
     losses = {name: [] for name in modules}
     optimisers = {name: torch.optim.Adam(module.parameters(), lr=lr) for name, module in modules.items()}
@@ -94,7 +95,8 @@ def edge_pixel(image: torch.Tensor, margin: int = 4) -> tuple[int, int]:
     gray = image[0].mean(0)
     height, width = gray.shape
     if height <= 2 * margin + 2 or width <= 2 * margin + 2:
-        raise ValueError(f"image must be larger than 2·margin+2 = {2 * margin + 2} on each side, got {height}×{width}")
+        raise ValueError(f"image must be larger than 2·margin+2 = {2 * margin + 2} on each side, "
+                         f"got {height}×{width}")
     dy = gray[2:, 1:-1] - gray[:-2, 1:-1]
     dx = gray[1:-1, 2:] - gray[1:-1, :-2]
     strength = (dy**2 + dx**2)[margin - 1:height - margin - 1, margin - 1:width - margin - 1]

@@ -63,7 +63,8 @@ def test_successor_modules_of_another_stride_are_refused(image):
     with pytest.raises(ValueError, match="upsamples by 4, but stride=2"):
         explore_upsampling(image, 2, successor_modules=default_successors(1, 4))
     with pytest.raises(ValueError, match="missing sapa"):
-        explore_upsampling(image, 2, successor_modules={k: v for k, v in default_successors(1, 2).items() if k != "sapa"})
+        without_sapa = {k: v for k, v in default_successors(1, 2).items() if k != "sapa"}
+        explore_upsampling(image, 2, successor_modules=without_sapa)
 
 
 def test_fitting_lowers_every_modules_reconstruction_loss(fitted):
@@ -113,7 +114,7 @@ def test_successor_contrasts_pair_each_arm_with_the_reference():
                ("matting_noskip", "fade"): {"sad": [0.8, 0.95, 0.6, 0.85, 1.0]}}
     table = ResultsTable(metrics, {key: list(range(5)) for key in metrics})
     [contrast] = fv.successor_contrasts(table, ["matting_noskip"])
-    expected = paired_contrast(metrics[("matting_noskip", "fade")]["sad"], metrics[("matting_noskip", "bilinear")]["sad"],
-                               False, arm="fade", reference="bilinear")
+    expected = paired_contrast(metrics[("matting_noskip", "fade")]["sad"],
+                               metrics[("matting_noskip", "bilinear")]["sad"], False, arm="fade", reference="bilinear")
     assert contrast.arm == "fade" and contrast.mean == pytest.approx(expected.mean)
     assert contrast.verdict == expected.verdict

@@ -101,7 +101,8 @@ def test_fade_semi_shift_kernels_without_the_encoder_share_one_kernel_per_low_re
     with torch.no_grad():
         module.from_decoder.weight.normal_()
         module.from_encoder.weight.normal_()
-    assert not torch.allclose(module.kernels(encoder, decoder)[..., 0::2, :], module.kernels(encoder, decoder)[..., 1::2, :])
+    both = module.kernels(encoder, decoder)
+    assert not torch.allclose(both[..., 0::2, :], both[..., 1::2, :])
     with torch.no_grad():
         module.from_encoder.weight.zero_()
     kernels = module.kernels(encoder, decoder)
@@ -181,7 +182,8 @@ def test_sapa_inner_affiliates_a_point_with_the_decoder_cluster_it_resembles():
     assert kernel[:, 2].sum() > 0.999
 
 
-@pytest.mark.parametrize("channels, similarity, embedding", [(64, "bilinear", 32), (64, "inner", 32), (8, "bilinear", 4)])
+@pytest.mark.parametrize("channels, similarity, embedding",
+                         [(64, "bilinear", 32), (64, "inner", 32), (8, "bilinear", 4)])
 def test_sapa_parameter_count_matches_its_formula(channels, similarity, embedding):
     module = SAPA(channels, similarity=similarity, embedding=embedding)
     assert count(module) == sapa_parameter_count(channels, similarity, embedding)
