@@ -291,3 +291,14 @@ def test_the_laptop_and_gpu_presets_accept_the_successors(preset, name):
 
     config = make_config("matting_noskip", name, preset)
     assert config.upsampler == name and config.preset == preset
+
+
+@pytest.mark.parametrize("name", SUCCESSORS)
+def test_the_cost_benchmark_measures_the_successors(name):
+    from indexnet_edu.bench import suite
+    from indexnet_edu.comparison import cost_table
+
+    row = suite.measure_upsampler(name, 8, 16, "cpu", repeats=1, memory=False)
+    assert row["parameters"] == count(ie.create_upsampler(name, 8)) > 0 and row["flops"] > 0
+    [cost] = cost_table(8, 16, names=[name])
+    assert cost.parameters == row["parameters"] and cost.kernel_source == ie.upsampler_spec(name).kernel_source
