@@ -2,7 +2,7 @@
 
 A2U keeps IndexNet's plan — kernels for *both* pooling and upsampling are predicted from the
 *encoder's* high-resolution feature X — but makes the prediction second order: each kernel
-entry is a low-rank bilinear form of the local window of X (the paper's §3–4: existing
+entry is a low-rank bilinear form of the local window of X (the paper's method sections: existing
 upsamplers are first-order, ``w = aᵀ vec(X)``; A2U uses ``w_m = vec(X)ᵀ A_m vec(X)`` with
 ``A_m = Σ_{r ≤ d} u_{m,r} v_{m,r}ᵀ``, i.e. pairwise affinities inside the window):
 

@@ -3,10 +3,10 @@
 FADE is CARAFE's reassembly of the *decoder* feature with kernels predicted from *both* features,
 plus a gate that lets the *encoder* feature through where details matter:
 
-    logits(p)  = (W_e ⊛ Ê)(p) + (W_d ⊛ D̂)(⌊p/s⌋) + b          (semi-shift convolution, §3.2)
+    logits(p)  = (W_e ⊛ Ê)(p) + (W_d ⊛ D̂)(⌊p/s⌋) + b          (the paper's semi-shift convolution)
     K_p        = softmax over the k_up² entries of logits(p)
     R(c, p)    = Σ_{dy,dx} K_p(dy, dx) · D(c, ⌊p/s⌋ + (dy − r, dx − r))   (= :func:`reassemble`)
-    G          = NN↑ sigmoid(w_g · D + b_g)                       (decoder-dependent gate, §3.3)
+    G          = NN↑ sigmoid(w_g · D + b_g)                       (its decoder-dependent gating)
     out        = G ⊙ E + (1 − G) ⊙ R
 
 E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w, Ê, D̂ their 1×1
@@ -69,7 +69,8 @@ class FADE(nn.Module):
         scale: factor s.
         k_up: reassembly kernel size (odd, 5 as CARAFE).
         c_mid: compressed channels C_m.
-        gate: with False, ``out = R`` (the "FADE without gate" ablation of the paper, §4).
+        gate: with False, ``out = R`` (FADE without its gating mechanism,
+            the ablation this suite ships as ``fade_nogate``).
 
     Raises TypeError/ValueError for non-tensors, the wrong C, an encoder feature that is not
     s times the decoder's size, or bad hyper-parameters.

@@ -8,7 +8,7 @@ Each high-resolution point p takes a kernel over the k×k low-resolution decoder
 
 E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w. Both are first
 layer-normalised over channels at every pixel (LN, with affine weights). The paper's similarity
-functions (§3.3) give its variants:
+functions (inner product, bilinear, gated bilinear) give its variants:
 
 * ``sapa`` — SAPA-B, bilinear: ``sim(e, d) = (θ·LN(e))ᵀ (φ·LN(d))``, θ, φ ∈ R^{d_e×C} (1×1
   convolutions without bias) into a common embedding of d_e channels (32 here);

@@ -170,7 +170,7 @@ def test_sapa_inner_averages_when_the_encoder_point_is_featureless():
 
 def test_sapa_inner_affiliates_a_point_with_the_decoder_cluster_it_resembles():
     """Two decoder regions with orthogonal ±1 codes: an encoder point carrying one code puts
-    almost all kernel mass on that region's neighbours (boundary sharpness, SAPA §3)."""
+    almost all kernel mass on that region's neighbours (the boundary sharpness SAPA argues for)."""
     codes = torch.tensor([[1.0] * 8 + [-1.0] * 8, [1.0, -1.0] * 8], dtype=torch.float64)
     decoder = torch.empty(1, 16, 4, 4, dtype=torch.float64)
     decoder[0, :, :, :2] = codes[0].view(16, 1, 1)
