@@ -9,6 +9,10 @@ Index-network names: ``hin``, ``din_o2o``, ``din_m2o`` with optional suffixes ``
 (one index function for every channel of every stage — build a whole model's stages with
 :func:`create_upsamplers` to share it) and ``din_o2o_stagewise_shared`` (one per stage).
 Plain ``din_o2o`` is the stagewise-unshared family.
+
+The successors: ``a2u`` (Dai et al., CVPR 2021), ``fade`` / ``fade_nogate`` (Lu et al., ECCV
+2022, with and without its gate), ``sapa`` / ``sapa_inner`` (Lu et al., NeurIPS 2022, SAPA-B
+and SAPA-I).
 """
 from __future__ import annotations
 
@@ -19,8 +23,9 @@ from torch import nn
 
 from ._checks import check_choice, check_positive_int
 from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock
-from .resamplers import (DeconvResampler, IndexResampler, InterpolationResampler, MaxUnpoolResampler,
-                         PixelShuffleResampler, Resampler, carafe_resampler, dysample_resampler)
+from .resamplers import (A2UResampler, DeconvResampler, IndexResampler, InterpolationResampler,
+                         MaxUnpoolResampler, PixelShuffleResampler, Resampler, carafe_resampler,
+                         dysample_resampler, fade_resampler, sapa_resampler)
 
 
 @dataclass(frozen=True)
@@ -29,8 +34,8 @@ class UpsamplerSpec:
 
     ``kernel_source`` says where the upsampling weights come from: "fixed" (no content),
     "decoder" (predicted from the low-resolution feature being upsampled), "encoder"
-    (predicted from the high-resolution encoder feature) or "learned" (content-independent
-    learned weights).
+    (predicted from the high-resolution encoder feature), "encoder+decoder" (predicted from
+    both, FADE and SAPA) or "learned" (content-independent learned weights).
     """
 
     name: str
@@ -43,7 +48,7 @@ class UpsamplerSpec:
 _REGISTRY: dict[str, UpsamplerSpec] = {}
 
 
-KERNEL_SOURCES = ("fixed", "decoder", "encoder", "learned")
+KERNEL_SOURCES = ("fixed", "decoder", "encoder", "learned", "encoder+decoder")
 
 
 def register_upsampler(name: str, build: Callable[..., Resampler], description: str, kernel_source: str,
@@ -159,3 +164,19 @@ register_upsampler("din_o2o_stagewise_shared", _shared_build,
 register_upsampler("din_o2o_modelwise", _shared_build,
                    "O2O index function shared by every channel of every stage", "encoder",
                    make_shared=SharedDepthwiseIndexBlock)
+
+
+# The successors (issue 13): IndexNet's encoder-side guidance and CARAFE's content-aware
+# kernels in one operator each (see a2u.py, fade.py, sapa.py for the equations).
+register_upsampler("a2u", _plain(A2UResampler),
+                   "A2U: second-order (affinity) kernels from the encoder feature, pooling and 3×3 reassembly",
+                   "encoder")
+register_upsampler("fade", _plain(fade_resampler),
+                   "FADE: semi-shift kernels from encoder+decoder, 5×5 reassembly, gate to the encoder feature",
+                   "encoder+decoder")
+register_upsampler("fade_nogate", _plain(fade_resampler, gate=False),
+                   "FADE without its gate: the reassembly branch alone", "encoder+decoder")
+register_upsampler("sapa", _plain(sapa_resampler),
+                   "SAPA-B: 5×5 kernels = softmax of bilinear encoder–decoder similarity", "encoder+decoder")
+register_upsampler("sapa_inner", _plain(sapa_resampler, similarity="inner"),
+                   "SAPA-I: 5×5 kernels = softmax of inner-product encoder–decoder similarity", "encoder+decoder")

@@ -8,7 +8,9 @@ Every resampler has
 Upsamplers that need nothing from the encoder (nearest, bilinear, deconvolution, pixel
 shuffle, CARAFE, DySample) pool with max pooling and ignore ``state``. Max-unpooling passes
 the argmax index; IndexNet passes the decoder index its block predicted from the encoder's
-high-resolution feature and pools with the encoder index.
+high-resolution feature and pools with the encoder index; A2U does the same with second-order
+kernels. FADE and SAPA max-pool and pass the encoder feature itself: their kernels need both
+it and the decoder feature.
 """
 from __future__ import annotations
 
@@ -17,8 +19,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_channels, check_divisible, check_positive_int, check_tensor
+from .a2u import A2U
 from .carafe_module import CARAFE
 from .dysample import DySample
+from .fade import FADE
+from .reassembly import reassemble
+from .sapa import SAPA
 from .indexing import indexed_pool, indexed_upsample
 from .recipes import max_index
 
@@ -139,3 +145,46 @@ class IndexResampler(Resampler):
         if state is None:
             raise ValueError("an index upsampler needs the decoder index returned by down(x); got state=None")
         return indexed_upsample(y, state, self.stride)
+
+
+class GuidedResampler(Resampler):
+    """Max-pool down keeping the encoder feature as ``state``; up = ``module(state, y)``
+    (FADE, SAPA: kernels from the encoder and the decoder feature together)."""
+
+    def __init__(self, channels: int, stride: int, module: nn.Module):
+        super().__init__(channels, stride)
+        self.upsampler = module
+
+    def down(self, x):
+        self._check_down(x)
+        return F.max_pool2d(x, self.stride), x
+
+    def _upsample(self, y, state):
+        return self.upsampler(state, y)
+
+
+def fade_resampler(channels: int, stride: int = 2, gate: bool = True, **kwargs) -> GuidedResampler:
+    return GuidedResampler(channels, stride, FADE(channels, scale=stride, gate=gate, **kwargs))
+
+
+def sapa_resampler(channels: int, stride: int = 2, similarity: str = "bilinear", **kwargs) -> GuidedResampler:
+    return GuidedResampler(channels, stride, SAPA(channels, scale=stride, similarity=similarity, **kwargs))
+
+
+class A2UResampler(Resampler):
+    """A2U: second-order kernels from the encoder feature pool it and upsample the decoder's
+    (``state`` = the B×k²×H×W upsampling kernels, as IndexNet passes its decoder index)."""
+
+    def __init__(self, channels: int, stride: int = 2, **kwargs):
+        super().__init__(channels, stride)
+        self.block = A2U(channels, scale=stride, **kwargs)
+
+    def down(self, x):
+        self._check_down(x)
+        pool_index, kernels = self.block(x)
+        return self.block.pool(x, pool_index), kernels
+
+    def _upsample(self, y, state):
+        if state is None:
+            raise ValueError("a2u needs the kernels returned by down(x); got state=None")
+        return reassemble(y, state, self.block.k_up, self.stride)

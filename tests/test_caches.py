@@ -134,6 +134,9 @@ def test_a_cache_array_of_the_wrong_dtype_is_regenerated(tmp_path, cached):
 
 
 def test_sample_layout_describes_what_the_generators_make():
+    from indexnet_edu.data.datasets import TASKS
+
+    assert set(SAMPLE_LAYOUT) == set(TASKS)  # every task's cache can be validated (texture_regions was missing)
     for task, layout in SAMPLE_LAYOUT.items():
         sample = make_dataset(task, n=1, size=16, cache=False).arrays(0)
         assert {k: (v.shape[2:], str(v.dtype)) for k, v in sample.items()} == layout

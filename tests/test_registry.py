@@ -39,7 +39,7 @@ def test_each_learned_upsampler_gets_gradients(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_each_entry_says_where_its_kernels_come_from(name):
     spec = ie.upsampler_spec(name)
-    assert spec.kernel_source in {"fixed", "learned", "encoder", "decoder"}
+    assert spec.kernel_source in {"fixed", "learned", "encoder", "decoder", "encoder+decoder"}
     assert spec.description
 
 

@@ -32,7 +32,7 @@ STANDARD = {"batch": 1, "channels": 64, "size": 64}
 TARGET = {"batch": 1, "channels": 256, "size": 64, "kernel_size": 5, "scale": 2, "groups": 1}
 #: One upsampler of each family for the scaling curves (all variants are in the main table).
 SCALING_NAMES = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample",
-                 "hin", "din_o2o", "din_m2o")
+                 "hin", "din_o2o", "din_m2o", "a2u", "fade", "sapa")
 FULL = {"repeats": 9, "target_repeats": 11, "sizes": (32, 64, 128, 256), "channels": (16, 32, 64, 128, 256, 512),
         "scaling_repeats": 5, "widget_repeats": 20}
 QUICK = {"repeats": 3, "target_repeats": 3, "sizes": (32, 64, 128), "channels": (16, 64, 256),

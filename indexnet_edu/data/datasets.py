@@ -41,6 +41,7 @@ SAMPLE_LAYOUT = {
                 "fg": ((3,), "float32"), "bg": ((3,), "float32")},
     "reconstruction": {"image": ((3,), "float32")},
     "segmentation": {"image": ((3,), "float32"), "mask": ((), "int64")},
+    "texture_regions": {"image": ((3,), "float32"), "mask": ((), "int64")},
 }
 
 _GENERATORS: dict[str, Callable[..., dict[str, np.ndarray]]] = {

@@ -63,8 +63,8 @@ def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, 
 
 def format_cost_table(rows: list[CostRow]) -> str:
     """A plain-text table (MFLOPs), one line per row."""
-    lines = [f"{'upsampler':<26} {'kernel from':<11} {'params':>9} {'down MFLOPs':>12} {'up MFLOPs':>10}"]
+    lines = [f"{'upsampler':<26} {'kernel from':<15} {'params':>9} {'down MFLOPs':>12} {'up MFLOPs':>10}"]
     for row in rows:
-        lines.append(f"{row.name:<26} {row.kernel_source:<11} {row.parameters:>9,} "
+        lines.append(f"{row.name:<26} {row.kernel_source:<15} {row.parameters:>9,} "
                      f"{row.down_flops / 1e6:>12.2f} {row.up_flops / 1e6:>10.2f}")
     return "\n".join(lines)

@@ -168,8 +168,10 @@ class UpsamplingExplorer(_Explorer):
 
     def __init__(self, size: int = 256, index_blocks=None, carafe_modules=None, image: str = "camera",
                  stride: int = 2, zoom: int = 32, row: int | None = None, col: int | None = None,
-                 gray: bool = True):
+                 gray: bool = True, successor_modules=None):
         super().__init__(size)
+        # successor_modules: {stride: {"a2u": ..., "fade": ..., "sapa": ...}} (default: untrained ones)
+        self.successor_modules = dict(successor_modules or {})
         if index_blocks is not None and not isinstance(index_blocks, dict):
             index_blocks = {getattr(index_blocks, "stride", 2): index_blocks}
         if carafe_modules is not None and not isinstance(carafe_modules, dict):
@@ -199,7 +201,8 @@ class UpsamplingExplorer(_Explorer):
         if key not in self._views:
             image = cached_image(self.image, self.size, gray=self.gray)
             self._views[key] = explore_upsampling(image, self.stride, self.index_blocks.get(self.stride),
-                                                  self.carafe_modules.get(self.stride))
+                                                  self.carafe_modules.get(self.stride),
+                                                  self.successor_modules.get(self.stride))
         return self._views[key]
 
     @property

@@ -1,4 +1,4 @@
-"""Upsampling explorer: one low-resolution input through five upsamplers, as reassembly.
+"""Upsampling explorer: one low-resolution input through eight upsamplers, as reassembly.
 
 The input is ``y = max_pool(x, s)`` of an image ``x``; every upsampler maps it back to x's
 size, and every one of them is a reassembly
@@ -8,8 +8,12 @@ size, and every one of them is a reassembly
 with its own kernel ``W_p``: nearest (k=1, W ≡ 1), bilinear (k=3, fixed weights, replicate
 border), max-unpool (k=1, the one-hot argmax gate from the encoder), IndexNet IU (k=1, the
 decoder gate an index block predicts from the encoder's x) and CARAFE (k=5, softmax kernels
-predicted from y itself, zeros border). :func:`kernel_at` returns the kernel that made one
-output pixel, with the neighbourhood it was applied to.
+predicted from y itself, zeros border), and the successors whose kernels read both sides:
+A2U (k=3, second-order kernels from x), FADE (k=5, semi-shift kernels from x and y; shown
+without its gate, which would add x itself and is no reassembly of y) and SAPA (k=5, softmax
+of the similarity between each point of x and its low-res neighbours in y; SAPA-I on 3×3 patch
+features, since a one-channel pixel has no direction to compare). :func:`kernel_at` returns
+the kernel that made one output pixel, with the neighbourhood it was applied to.
 """
 from __future__ import annotations
 
@@ -20,13 +24,19 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice, check_nonnegative_int, check_positive_int, check_tensor
+from ..a2u import A2U
 from ..carafe_module import CARAFE
+from ..fade import FADE
 from ..indexing import indexed_upsample
 from ..reassembly import carafe, pad_for_kernel, reassemble
+from ..sapa import SAPA
 from ..recipes import bilinear_kernels, max_index, nearest_index
 from .pooling import STRIDES, apply_index_block, pooling_indices
 
-UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe")
+UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe", "a2u", "fade", "sapa")
+SUCCESSORS = ("a2u", "fade", "sapa")
+#: SAPA in the explorer compares 3×3 patches: each pixel's feature is its neighbourhood.
+PATCH = 3
 STAND_IN_TEMPERATURE = 0.05
 
 
@@ -75,6 +85,44 @@ def default_carafe(channels: int, stride: int, seed: int = 0) -> CARAFE:
         return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
 
 
+def patch_features(x: torch.Tensor, size: int = PATCH) -> torch.Tensor:
+    """B×C×H×W → B×(C·size²)×H×W: every pixel's feature is its size×size neighbourhood
+    (zeros outside), a parameter-free embedding a one-channel image can be compared in."""
+    batch, channels, height, width = x.shape
+    return F.unfold(x, size, padding=size // 2).view(batch, channels * size * size, height, width)
+
+
+def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
+    """Untrained A2U (k=3), FADE without gate (k=5, c_mid=16) and a parameter-free SAPA-I
+    (k=5) on :func:`patch_features`, for C channels and this stride. A2U and FADE start
+    near uniform (like CARAFE); SAPA-I is content-aware before any training."""
+    seed = check_nonnegative_int(seed, "seed")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return {"a2u": A2U(channels, stride).eval(), "fade": FADE(channels, stride, c_mid=16, gate=False).eval(),
+                "sapa": SAPA(channels * PATCH**2, stride, similarity="inner").eval()}
+
+
+def successor_kernels(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
+    """``{name: B×k²×H×W kernels}`` of A2U, FADE and SAPA for encoder feature ``image``
+    (B×C×H×W) and decoder feature ``low_res`` (B×C×h×w), differentiable in the modules'
+    weights; ``modules`` as :func:`default_successors`. Raises ValueError for a missing name."""
+    missing = [name for name in SUCCESSORS if name not in modules]
+    if missing:
+        raise ValueError(f"successor modules must include {', '.join(SUCCESSORS)}; missing {', '.join(missing)}")
+    dtype = next(modules["a2u"].parameters()).dtype
+    x, y = image.to(dtype), low_res.to(dtype)
+    return {"a2u": modules["a2u"](x)[1], "fade": modules["fade"].kernels(x, y),
+            "sapa": modules["sapa"].kernels(patch_features(x), patch_features(y))}
+
+
+def successor_reassemblies(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
+    """``{name: Reassembly}`` of :func:`successor_kernels` (no gradients)."""
+    with torch.no_grad():
+        kernels = successor_kernels(image, low_res, modules)
+    return {name: Reassembly(kernels[name].to(image.dtype), modules[name].k_up, 1, "zeros") for name in SUCCESSORS}
+
+
 def _carafe_reassembly(module: CARAFE, y: torch.Tensor) -> Reassembly:
     param = next(module.parameters())
     with torch.no_grad():
@@ -82,12 +130,14 @@ def _carafe_reassembly(module: CARAFE, y: torch.Tensor) -> Reassembly:
     return Reassembly(kernels, module.k_up, module.groups, "zeros")
 
 
-def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, carafe_module=None) -> UpsamplingView:
-    """Max-pool ``image`` (1×C×H×W) by ``stride`` and upsample it back five ways.
+def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, carafe_module=None,
+                       successor_modules=None) -> UpsamplingView:
+    """Max-pool ``image`` (1×C×H×W) by ``stride`` and upsample it back eight ways.
 
     ``index_block`` (a trained index block, x → (enc, dec)) supplies IndexNet's decoder gate;
     without one, a stand-in gate is used: the softmax index at T = 0.05 rescaled to window max 1.
-    ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one.
+    ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one;
+    ``successor_modules`` (``{"a2u", "fade", "sapa"}`` as :func:`default_successors`) too.
     """
     check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
@@ -112,12 +162,20 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
         raise ValueError(f"carafe_module upsamples by {carafe_module.scale}, but stride={stride} was chosen")
 
     carafe_part = _carafe_reassembly(carafe_module, low_res)
+    trained = successor_modules is not None
+    if successor_modules is None:
+        successor_modules = default_successors(channels, stride)
+    for name, module in dict(successor_modules).items():
+        if getattr(module, "scale", stride) != stride:
+            raise ValueError(f"successor_modules[{name!r}] upsamples by {module.scale}, but stride={stride} was chosen")
+    successors = successor_reassemblies(image, low_res, successor_modules)
     reassemblies = {
         "nearest": Reassembly(nearest_index(low_res, stride), 1, 1, "zeros"),
         "bilinear": Reassembly(bilinear_kernels(h, w, stride, dtype=image.dtype), 3, 1, "replicate"),
         "max_unpool": Reassembly(argmax, 1, channels, "zeros"),
         "indexnet": Reassembly(gate, 1, gate.shape[1], "zeros"),
         "carafe": carafe_part,
+        **successors,
     }
     with torch.no_grad():
         outputs = {
@@ -127,10 +185,14 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
             "indexnet": indexed_upsample(low_res, gate, stride),
             # CARAFE's forward is exactly this call on its kernels; reusing them halves the cost.
             "carafe": carafe(low_res, carafe_part.kernels, carafe_part.kernel_size, carafe_part.groups, stride),
+            **{name: reassemble(low_res, part.kernels, part.kernel_size, stride) for name, part in successors.items()},
         }
     errors = {name: (out - image).abs() for name, out in outputs.items()}
     labels = {"nearest": "nearest (k=1, W≡1)", "bilinear": "bilinear (k=3, fixed W)",
-              "max_unpool": "max-unpool (k=1, one-hot W)", "indexnet": gate_label, "carafe": carafe_label}
+              "max_unpool": "max-unpool (k=1, one-hot W)", "indexnet": gate_label, "carafe": carafe_label,
+              "a2u": "A2U (k=3, from x)" + ("" if trained else "; untrained ≈ uniform"),
+              "fade": "FADE, no gate (k=5, x+y)" + ("" if trained else "; untrained ≈ uniform"),
+              "sapa": "SAPA-I (k=5, x·y of 3×3 patches)"}
     return UpsamplingView(image, low_res, stride, outputs, errors, reassemblies, labels)
 
 
