@@ -83,7 +83,7 @@ class A2U(nn.Module):
         return pool_index, kernels
 
     def pool(self, x: torch.Tensor, pool_index: torch.Tensor) -> torch.Tensor:
-        """``IP(x) = s²·avg_pool(I ⊙ x)`` with the A2U pooling index (SPEC §1)."""
+        """``IP(x) = s²·avg_pool(I ⊙ x)`` with the A2U pooling index (indexed pooling, Lu et al., Index Networks, TPAMI 2020)."""
         return indexed_pool(x, pool_index.to(x.dtype), self.scale)
 
 
