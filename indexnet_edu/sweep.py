@@ -369,13 +369,24 @@ def strip_plot(table: ResultsTable, task: str, metric: str | None = None, ax=Non
     return ax
 
 
+def _gate_text() -> str:
+    from .tasks import LEARNED_MARGIN
+
+    parts = []
+    for kind, (metric, rule, margin) in LEARNED_MARGIN.items():
+        parts.append(f"{kind} {metric} {'≥ baseline +' if rule == 'plus' else ('≤' if not HIGHER_IS_BETTER[metric] else '≥')}"
+                     f" {margin:g}{(' dB' if metric == 'psnr' else '') if rule == 'plus' else ' × baseline'}")
+    return "; ".join(parts)
+
+
 def report_text(table: ResultsTable, reference: str = "bilinear") -> str:
     """Markdown: per task the arm table, then the paired contrasts against ``reference``."""
     from .stats import SD_BAR, contrasts_markdown
 
     sections = ["Decision rule: a difference is a *finding* only when all n ≥ 5 paired differences have the "
                 f"same sign and |mean d| > {SD_BAR:g}·SD(d); otherwise *no detectable difference*. "
-                "Std is the sample std (ddof = 1) over seeds."]
+                "Std is the sample std (ddof = 1) over seeds. *learned*: every seed beats the trivial baseline "
+                f"by the gate's margin ({_gate_text()}).\n"]
     for task in table.tasks():
         sections.append(f"## {task}\n\n{table.markdown(task)}\n")
         if (task, reference) in table.values and len(table.upsamplers(task)) > 1:
