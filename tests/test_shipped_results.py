@@ -66,3 +66,14 @@ def test_shipped_checkpoints_load_and_match_their_results(task, upsampler):
     _, test_set = _load_data(config)
     metrics = evaluate(model, config, test_set, "cpu")
     assert metrics == pytest.approx(shipped, rel=1e-5, abs=1e-7)
+
+
+def test_the_lessons_05_to_07_read_their_eleven_arms_and_lesson_09_every_arm():
+    from indexnet_edu.lessons.shipped import COMPARISON_ARMS
+
+    default = shipped_results(["matting_noskip"])
+    assert tuple(default.upsamplers("matting_noskip")) == COMPARISON_ARMS
+    every = shipped_results(["matting_noskip", "reconstruction", "texture_regions"], upsamplers=None)
+    for task in ("matting_noskip", "reconstruction", "texture_regions"):
+        for name in ("a2u", "fade", "fade_nogate", "sapa", "sapa_inner"):
+            assert every.seeds[(task, name)] == list(SEEDS), (task, name)

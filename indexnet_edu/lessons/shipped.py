@@ -38,11 +38,19 @@ SAPA_SOURCE = "https://github.com/tiny-smart/sapa"
 RUN_TO_RUN_SOURCE = "https://github.com/tiny-smart/segmentation-with-upsamplers"
 
 
-def shipped_results(tasks=None, directory=SHIPPED_DIR) -> ResultsTable:
-    """The shipped laptop-preset results (an empty table when the folder is missing)."""
+# The arms lessons 05-07 compare (issue 9's sweep); lesson 09 adds the successors (A2U, FADE, SAPA).
+COMPARISON_ARMS = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample", "hin",
+                   "din_o2o", "din_m2o", "din_m2o_nl_ctx")
+
+
+def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=SHIPPED_DIR) -> ResultsTable:
+    """The shipped laptop-preset results of ``tasks`` (default: all) and ``upsamplers`` (default:
+    the eleven arms of lessons 05–07; ``None`` for every shipped arm, the successors included), in
+    that order; an empty table when the folder is missing."""
     if not Path(directory).is_dir():
         return ResultsTable()
-    return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None)
+    return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
+                        upsamplers=list(upsamplers) if upsamplers else None)
 
 
 def shipped_checkpoint(task: str, upsampler: str, seed: int = 0, directory=CHECKPOINT_DIR) -> Path:
