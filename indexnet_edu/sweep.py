@@ -46,7 +46,13 @@ PRIMARY_METRIC = {"matting": "sad", "matting_noskip": "sad", "reconstruction": "
 
 
 def result_path(out, task: str, upsampler: str, seed: int) -> Path:
+    """``out/<task>/<upsampler>/seed<k>.json``: a finished job's published results."""
     return Path(out) / task / upsampler / f"seed{seed}.json"
+
+
+def job_dir(out, task: str, upsampler: str, seed: int) -> Path:
+    """``out/<task>/<upsampler>/seed<k>/``: where a job trains (its checkpoint, results.json)."""
+    return result_path(out, task, upsampler, seed).with_suffix("")
 
 
 def _check_names(tasks, upsamplers, seeds):
@@ -65,7 +71,7 @@ def _check_names(tasks, upsamplers, seeds):
 
 
 def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -> None:
-    run_dir = result_path(out, task, upsampler, seed).with_suffix("")
+    run_dir = job_dir(out, task, upsampler, seed)
     command = [sys.executable, "-m", "indexnet_edu.train", "--task", task, "--upsampler", upsampler,
                "--preset", preset, "--seed", str(seed), "--out", str(run_dir), "--model", model,
                "--resume", "--no-progress"]
@@ -85,7 +91,7 @@ def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -
 def _run_in_process(task, upsampler, seed, preset, out, steps, model) -> None:
     from .train import make_config, train
 
-    run_dir = result_path(out, task, upsampler, seed).with_suffix("")
+    run_dir = job_dir(out, task, upsampler, seed)
     train(make_config(task, upsampler, preset, seed, model, steps), run_dir, resume=True, progress=False)
     _publish(run_dir, task, upsampler, seed, out)
 
@@ -120,7 +126,7 @@ def check_existing_results(jobs, preset: str, out, steps: int | None, model: str
             configs[task, upsampler] = make_config(task, upsampler, preset, 0, model, steps)
         config = dataclasses.replace(configs[task, upsampler], seed=int(seed))
         done = result_path(out, task, upsampler, seed)
-        checkpoint = done.with_suffix("") / CHECKPOINT_NAME
+        checkpoint = job_dir(out, task, upsampler, seed) / CHECKPOINT_NAME
         for stored in (done, checkpoint):
             if stored.exists():
                 differences = config_differences(_stored_config(stored), config)
@@ -178,7 +184,7 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
     bar.close()
     if not keep_checkpoints:
         for task, upsampler, seed in todo:
-            shutil.rmtree(result_path(out, task, upsampler, seed).with_suffix(""), ignore_errors=True)
+            shutil.rmtree(job_dir(out, task, upsampler, seed), ignore_errors=True)
     return load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers, seeds=seeds)
 
 

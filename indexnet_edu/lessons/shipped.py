@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sweep import ResultsTable, load_results, result_path
+from ..sweep import ResultsTable, job_dir, load_results
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "results" / "laptop"
 CHECKPOINT_DIR = SHIPPED_DIR / "checkpoints"
@@ -55,7 +55,7 @@ def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=SHIPPED_DI
 
 def shipped_checkpoint(task: str, upsampler: str, seed: int = 0, directory=CHECKPOINT_DIR) -> Path:
     """Where the shipped weights of one run live (the folder holding ``checkpoint.pt``)."""
-    return result_path(directory, task, upsampler, seed).with_suffix("")
+    return job_dir(directory, task, upsampler, seed)
 
 
 def ship_checkpoint(run_dir, task: str, upsampler: str, seed: int = 0, directory=CHECKPOINT_DIR) -> Path:
@@ -86,7 +86,7 @@ def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = Fal
     if not retrain and (shipped / CHECKPOINT_NAME).exists():
         return load_trained_model(shipped)
     config = make_config(task, upsampler, PRESET, seed, steps=steps)
-    run_dir = result_path(out or lesson_results_dir(config.steps) / PRESET, task, upsampler, seed).with_suffix("")
+    run_dir = job_dir(out or lesson_results_dir(config.steps) / PRESET, task, upsampler, seed)
     if not (run_dir / "results.json").exists():
         train(config, run_dir, resume=True, progress=progress)
     return load_trained_model(run_dir)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..registry import create_upsampler
-from ..sweep import ResultsTable, result_path
+from ..sweep import ResultsTable
 from ..tasks import model_inputs, prediction, score, task_kind, trivial_baseline
 
 
@@ -46,11 +46,6 @@ def predict(model, config, batch: dict) -> torch.Tensor:
     """What the metrics see for a batch: alpha / image / labels."""
     with torch.no_grad():
         return prediction(config.task, config.model, model(model_inputs(config.task, batch)).float(), batch)
-
-
-def run_dir(out, task: str, upsampler: str, seed: int = 0) -> Path:
-    """Where the sweep keeps a job's checkpoint."""
-    return result_path(out, task, upsampler, seed).with_suffix("")
 
 
 def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric: str | None = None) -> str:
