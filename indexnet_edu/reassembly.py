@@ -9,6 +9,7 @@ CARAFE semantics, kernels not renormalised) or the nearest valid pixel ("replica
 """
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import torch
@@ -17,8 +18,16 @@ from einops import rearrange
 from torch.autograd.function import once_differentiable
 
 from ._checks import all_finite, check_choice, check_odd_kernel, check_positive_int, check_tensor
+from .kernels import numba_cpu, triton_cuda
+from .kernels.layout import channels_first as _channels_first
+from .kernels.layout import channels_last as _channels_last
 
 PADDINGS = ("zeros", "replicate")
+#: Ways to compute reassembly: "auto" picks Triton on CUDA, the fused numba kernel on CPU (each
+#: when importable and the dtype is supported), else the PyTorch operator below.
+IMPLEMENTATIONS = ("auto", "torch", "numba", "triton")
+#: Environment variable naming the default implementation (unset: "auto").
+IMPLEMENTATION_ENV = "INDEXNET_EDU_REASSEMBLY"
 #: Patch values gathered per step of the fast operator (16 MiB in float32): a few rows at a time.
 _CHUNK_VALUES = 1 << 22
 
@@ -56,7 +65,7 @@ def pad_for_kernel(y: torch.Tensor, kernel_size: int, padding: str) -> torch.Ten
 
 
 def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int = 2,
-               groups: int = 1, padding: str = "zeros") -> torch.Tensor:
+               groups: int = 1, padding: str = "zeros", implementation: str | None = None) -> torch.Tensor:
     """Content-aware reassembly of a low-resolution map (CARAFE's reassembly, Wang et al., ICCV 2019).
 
     Args:
@@ -67,6 +76,10 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         scale: upsampling factor s.
         groups: G; C must be divisible by G.
         padding: "zeros" (CARAFE) or "replicate" (needed for bilinear).
+        implementation: one of :data:`IMPLEMENTATIONS`; None reads ``$INDEXNET_EDU_REASSEMBLY``
+            (default "auto"). "numba" is the fused CPU kernel (:mod:`indexnet_edu.kernels.numba_cpu`,
+            float32/float64), "triton" the CUDA kernel (:mod:`indexnet_edu.kernels.triton_cuda`),
+            "torch" the PyTorch operator below. All agree with the naive form to rounding.
 
     Returns:
         B×C×(s·h)×(s·w) (empty for an empty batch). Differentiable in ``y`` and ``kernels``
@@ -81,14 +94,53 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
     Raises:
         TypeError: a non-tensor or non-floating input.
         ValueError: wrong ranks or shapes, y with no channels or an empty h×w, C not divisible
-            by ``groups``, y and kernels on different devices, an unknown ``padding``.
+            by ``groups``, y and kernels on different devices, an unknown ``padding`` or
+            ``implementation``, or an implementation that cannot take these tensors (not
+            installed, wrong device or dtype).
     """
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
     padded = pad_for_kernel(y.to(dtype), kernel_size, padding)  # autograd folds the padding back
+    kernels = kernels.to(dtype)
+    chosen = choose_implementation(padded, kernels, implementation)
     if not all_finite(y):
-        return _reassemble_unfolded(padded, kernels.to(dtype), kernel_size, scale, groups)
-    return _Reassembly.apply(padded, kernels.to(dtype), kernel_size, scale, groups)
+        return _reassemble_unfolded(padded, kernels, kernel_size, scale, groups)
+    return _Reassembly.apply(padded, kernels, kernel_size, scale, groups, chosen)
+
+
+_BACKENDS = {"numba": numba_cpu, "triton": triton_cuda}
+_UNSUPPORTED = {
+    "numba": "the fused CPU kernel needs numba (pip install numba), CPU tensors and float32/float64",
+    "triton": "the Triton kernel needs triton, CUDA tensors (or TRITON_INTERPRET=1 on the CPU) and a "
+              "float16/bfloat16/float32/float64 dtype",
+}
+
+
+def choose_implementation(padded: torch.Tensor, kernels: torch.Tensor, implementation: str | None = None) -> str:
+    """The implementation :func:`reassemble` uses for these tensors: "torch", "numba" or "triton".
+
+    "auto" (the default, or ``$INDEXNET_EDU_REASSEMBLY``) takes Triton on a CUDA device, the
+    numba kernel on the CPU, when they can take the tensors, else "torch".
+
+    Raises:
+        ValueError: an unknown name, or a named implementation that cannot take these tensors.
+    """
+    if implementation is None:
+        implementation = os.environ.get(IMPLEMENTATION_ENV) or "auto"
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"${IMPLEMENTATION_ENV} must be one of {', '.join(IMPLEMENTATIONS)}, "
+                             f"got {implementation!r}")
+    check_choice(implementation, "implementation", IMPLEMENTATIONS)
+    if implementation == "auto":
+        if padded.device.type == "cuda" and triton_cuda.supports(padded, kernels):
+            return "triton"
+        if padded.device.type == "cpu" and numba_cpu.supports(padded, kernels):
+            return "numba"
+        return "torch"
+    if implementation != "torch" and not _BACKENDS[implementation].supports(padded, kernels):
+        raise ValueError(f"implementation={implementation!r} cannot take {padded.dtype} tensors on "
+                         f"{padded.device}: {_UNSUPPORTED[implementation]}")
+    return implementation
 
 
 def _reassemble_unfolded(padded, kernels, kernel_size, scale, groups):
@@ -106,9 +158,10 @@ def _reassemble_unfolded(padded, kernels, kernel_size, scale, groups):
 
 
 def carafe(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, groups: int = 1,
-           scale: int = 2) -> torch.Tensor:
+           scale: int = 2, implementation: str | None = None) -> torch.Tensor:
     """CARAFE's reassembly step: :func:`reassemble` with zeros padding (mmcv semantics)."""
-    return reassemble(y, kernels, kernel_size, scale=scale, groups=groups, padding="zeros")
+    return reassemble(y, kernels, kernel_size, scale=scale, groups=groups, padding="zeros",
+                      implementation=implementation)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,22 +185,6 @@ def carafe(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, groups: int
 # patch gradients go back to where each neighbour was read with one ``index_add_`` per step
 # (few operator calls matter: on a busy machine every parallel call waits for its threads).
 # ---------------------------------------------------------------------------------------------
-
-
-def _channels_last(padded: torch.Tensor, groups: int) -> torch.Tensor:
-    """B×C×hp×wp → (B·G)×hp×wp×(C/G), contiguous."""
-    batch, channels, height, width = padded.shape
-    if batch * groups == 1:  # a plain 2-D transpose: PyTorch's blocked fast path
-        return padded.reshape(channels, height * width).t().contiguous().view(1, height, width, channels)
-    return rearrange(padded, "b (g c) h w -> (b g) h w c", g=groups).contiguous()
-
-
-def _channels_first(features: torch.Tensor, batch: int) -> torch.Tensor:
-    """Inverse of :func:`_channels_last`."""
-    batch_groups, height, width, channels = features.shape
-    if batch_groups == 1:
-        return features.reshape(height * width, channels).t().contiguous().view(1, channels, height, width)
-    return rearrange(features, "(b g) h w c -> b (g c) h w", b=batch).contiguous()
 
 
 def _kernel_rows(kernels: torch.Tensor, kernel_size: int, scale: int, groups: int) -> torch.Tensor:
@@ -299,11 +336,14 @@ class _Reassembly(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, padded, kernels, kernel_size, scale, groups):
+    def forward(ctx, padded, kernels, kernel_size, scale, groups, implementation="torch"):
         ctx.save_for_backward(padded, kernels)
         ctx.geometry = (kernel_size, scale, groups)
+        ctx.implementation = implementation
         if padded.shape[0] == 0:  # an empty batch: an empty result, nothing to compute
             return kernels.new_zeros(0, padded.shape[1], *kernels.shape[2:])
+        if implementation in _BACKENDS:
+            return _BACKENDS[implementation].forward(padded, kernels, kernel_size, scale, groups)
         return _forward(padded, kernels, kernel_size, scale, groups)
 
     @staticmethod
@@ -313,7 +353,12 @@ class _Reassembly(torch.autograd.Function):
         need_features, need_kernels = ctx.needs_input_grad[:2]
         if padded.shape[0] == 0:
             return (torch.zeros_like(padded) if need_features else None,
-                    torch.zeros_like(kernels) if need_kernels else None, None, None, None)
-        grad_padded, grad_kernels = _backward(grad_out.contiguous(), padded, kernels, *ctx.geometry,
-                                              need_features, need_kernels)
-        return grad_padded, grad_kernels, None, None, None
+                    torch.zeros_like(kernels) if need_kernels else None, None, None, None, None)
+        if ctx.implementation in _BACKENDS:
+            grad_padded, grad_kernels = _BACKENDS[ctx.implementation].backward(grad_out, padded, kernels,
+                                                                               *ctx.geometry)
+        else:
+            grad_padded, grad_kernels = _backward(grad_out.contiguous(), padded, kernels, *ctx.geometry,
+                                                  need_features, need_kernels)
+        return (grad_padded if need_features else None, grad_kernels if need_kernels else None,
+                None, None, None, None)
