@@ -100,12 +100,14 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
     """
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
-    padded = pad_for_kernel(y.to(dtype), kernel_size, padding)  # autograd folds the padding back
-    kernels = kernels.to(dtype)
-    chosen = choose_implementation(padded, kernels, implementation)
+    y, kernels = y.to(dtype), kernels.to(dtype)
+    chosen = choose_implementation(y, kernels, implementation)
     if not all_finite(y):
-        return _reassemble_unfolded(padded, kernels, kernel_size, scale, groups)
-    return _Reassembly.apply(padded, kernels, kernel_size, scale, groups, chosen)
+        return _reassemble_unfolded(pad_for_kernel(y, kernel_size, padding), kernels, kernel_size, scale, groups)
+    if chosen in _BACKENDS:  # the compiled kernels pad (and fold the padding's gradient) themselves
+        return _CompiledReassembly.apply(y, kernels, kernel_size, scale, groups, padding, chosen)
+    padded = pad_for_kernel(y, kernel_size, padding)  # autograd folds the padding back
+    return _Reassembly.apply(padded, kernels, kernel_size, scale, groups)
 
 
 _BACKENDS = {"numba": numba_cpu, "triton": triton_cuda}
@@ -116,7 +118,7 @@ _UNSUPPORTED = {
 }
 
 
-def choose_implementation(padded: torch.Tensor, kernels: torch.Tensor, implementation: str | None = None) -> str:
+def choose_implementation(y: torch.Tensor, kernels: torch.Tensor, implementation: str | None = None) -> str:
     """The implementation :func:`reassemble` uses for these tensors: "torch", "numba" or "triton".
 
     "auto" (the default, or ``$INDEXNET_EDU_REASSEMBLY``) takes Triton on a CUDA device, the
@@ -132,14 +134,14 @@ def choose_implementation(padded: torch.Tensor, kernels: torch.Tensor, implement
                              f"got {implementation!r}")
     check_choice(implementation, "implementation", IMPLEMENTATIONS)
     if implementation == "auto":
-        if padded.device.type == "cuda" and triton_cuda.supports(padded, kernels):
+        if y.device.type == "cuda" and triton_cuda.supports(y, kernels):
             return "triton"
-        if padded.device.type == "cpu" and numba_cpu.supports(padded, kernels):
+        if y.device.type == "cpu" and numba_cpu.supports(y, kernels):
             return "numba"
         return "torch"
-    if implementation != "torch" and not _BACKENDS[implementation].supports(padded, kernels):
-        raise ValueError(f"implementation={implementation!r} cannot take {padded.dtype} tensors on "
-                         f"{padded.device}: {_UNSUPPORTED[implementation]}")
+    if implementation != "torch" and not _BACKENDS[implementation].supports(y, kernels):
+        raise ValueError(f"implementation={implementation!r} cannot take {y.dtype} tensors on "
+                         f"{y.device}: {_UNSUPPORTED[implementation]}")
     return implementation
 
 
@@ -336,14 +338,11 @@ class _Reassembly(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, padded, kernels, kernel_size, scale, groups, implementation="torch"):
+    def forward(ctx, padded, kernels, kernel_size, scale, groups):
         ctx.save_for_backward(padded, kernels)
         ctx.geometry = (kernel_size, scale, groups)
-        ctx.implementation = implementation
         if padded.shape[0] == 0:  # an empty batch: an empty result, nothing to compute
             return kernels.new_zeros(0, padded.shape[1], *kernels.shape[2:])
-        if implementation in _BACKENDS:
-            return _BACKENDS[implementation].forward(padded, kernels, kernel_size, scale, groups)
         return _forward(padded, kernels, kernel_size, scale, groups)
 
     @staticmethod
@@ -353,12 +352,35 @@ class _Reassembly(torch.autograd.Function):
         need_features, need_kernels = ctx.needs_input_grad[:2]
         if padded.shape[0] == 0:
             return (torch.zeros_like(padded) if need_features else None,
-                    torch.zeros_like(kernels) if need_kernels else None, None, None, None, None)
-        if ctx.implementation in _BACKENDS:
-            grad_padded, grad_kernels = _BACKENDS[ctx.implementation].backward(grad_out, padded, kernels,
-                                                                               *ctx.geometry)
+                    torch.zeros_like(kernels) if need_kernels else None, None, None, None)
+        grad_padded, grad_kernels = _backward(grad_out.contiguous(), padded, kernels, *ctx.geometry,
+                                              need_features, need_kernels)
+        return grad_padded, grad_kernels, None, None, None
+
+
+class _CompiledReassembly(torch.autograd.Function):
+    """Reassembly by a compiled kernel (numba on the CPU, Triton on CUDA), forward and backward.
+
+    forward(y B×C×h×w, kernels B×(G·k²)×(s·h)×(s·w)) → B×C×(s·h)×(s·w); the kernel pads y itself
+    and its backward returns dL/dy with the padding's gradient already folded back.
+    """
+
+    @staticmethod
+    def forward(ctx, y, kernels, kernel_size, scale, groups, padding, implementation):
+        ctx.save_for_backward(y, kernels)
+        ctx.geometry = (kernel_size, scale, groups, padding)
+        ctx.implementation = implementation
+        if y.shape[0] == 0:  # an empty batch: an empty result, nothing to compute
+            return kernels.new_zeros(0, y.shape[1], *kernels.shape[2:])
+        return _BACKENDS[implementation].forward(y, kernels, kernel_size, scale, groups, padding)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        y, kernels = ctx.saved_tensors
+        need_y, need_kernels = ctx.needs_input_grad[:2]
+        if y.shape[0] == 0:
+            grad_y, grad_kernels = torch.zeros_like(y), torch.zeros_like(kernels)
         else:
-            grad_padded, grad_kernels = _backward(grad_out.contiguous(), padded, kernels, *ctx.geometry,
-                                                  need_features, need_kernels)
-        return (grad_padded if need_features else None, grad_kernels if need_kernels else None,
-                None, None, None, None)
+            grad_y, grad_kernels = _BACKENDS[ctx.implementation].backward(grad_out, y, kernels, *ctx.geometry)
+        return grad_y if need_y else None, grad_kernels if need_kernels else None, None, None, None, None, None

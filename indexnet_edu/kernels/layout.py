@@ -23,3 +23,21 @@ def channels_first(features: torch.Tensor, batch: int) -> torch.Tensor:
     if batch_groups == 1:
         return features.reshape(height * width, channels).t().contiguous().view(1, channels, height, width)
     return rearrange(features, "(b g) h w c -> b (g c) h w", b=batch).contiguous()
+
+
+def fold_padding_gradient(grad_padded: torch.Tensor, radius: int, padding: str) -> torch.Tensor:
+    """The gradient of ``y`` from that of its padded copy B×C×(h+2r)×(w+2r): the adjoint of
+    padding by ``radius`` with zeros (crop) or by replicating the border (each border strip is
+    added to the edge row or column it copied). Returns B×C×h×w."""
+    if radius == 0:
+        return grad_padded
+    r = radius
+    if padding == "zeros":
+        return grad_padded[..., r:-r, r:-r]
+    columns = grad_padded[..., r:-r].clone()        # fold the left and right strips into the edge columns
+    columns[..., 0] += grad_padded[..., :r].sum(-1)
+    columns[..., -1] += grad_padded[..., -r:].sum(-1)
+    folded = columns[..., r:-r, :].clone()           # then the top and bottom strips into the edge rows
+    folded[..., 0, :] += columns[..., :r, :].sum(-2)
+    folded[..., -1, :] += columns[..., -r:, :].sum(-2)
+    return folded

@@ -20,6 +20,9 @@ import functools
 import os
 
 import torch
+import torch.nn.functional as F
+
+from .layout import fold_padding_gradient
 
 #: dtypes the kernels take (accumulation is float32, float64 for float64).
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -43,12 +46,12 @@ def interpreted() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
-def supports(padded: torch.Tensor, kernels: torch.Tensor) -> bool:
+def supports(y: torch.Tensor, kernels: torch.Tensor) -> bool:
     """Whether these kernels can take the call: triton importable, a CUDA tensor (or any tensor
     under the interpreter), a supported dtype."""
-    on_device = padded.device.type == "cuda" or (interpreted() and padded.device.type == "cpu")
-    return (on_device and kernels.device == padded.device and padded.dtype in DTYPES
-            and kernels.dtype == padded.dtype and triton_available())
+    on_device = y.device.type == "cuda" or (interpreted() and y.device.type == "cpu")
+    return (on_device and kernels.device == y.device and y.dtype in DTYPES
+            and kernels.dtype == y.dtype and triton_available())
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,11 +141,18 @@ def _geometry(padded, kernel_size):
     return batch, channels, padded_height - kernel_size + 1, padded_width - kernel_size + 1, padded_height, padded_width
 
 
-def forward(padded: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int, groups: int) -> torch.Tensor:
-    """Reassembly of an already padded map: padded B×C×(h+k−1)×(w+k−1), kernels
-    B×(G·k²)×(s·h)×(s·w) → B×C×(s·h)×(s·w)."""
+def _pad(y, kernel_size, padding):
+    r = kernel_size // 2
+    if r == 0:
+        return y.contiguous()
+    return F.pad(y, (r, r, r, r), mode="constant" if padding == "zeros" else "replicate").contiguous()
+
+
+def forward(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int, groups: int,
+            padding: str) -> torch.Tensor:
+    """Reassembly: y B×C×h×w, kernels B×(G·k²)×(s·h)×(s·w) → B×C×(s·h)×(s·w)."""
     cdiv, forward_kernel, _, _ = _kernels()
-    padded, kernels = padded.contiguous(), kernels.contiguous()
+    padded, kernels = _pad(y, kernel_size, padding), kernels.contiguous()
     batch, channels, height, width, padded_height, padded_width = _geometry(padded, kernel_size)
     out = kernels.new_empty(batch, channels, scale * height, scale * width)
     grid = (cdiv(scale * scale * height * width, BLOCK_P), cdiv(channels, BLOCK_C), batch)
@@ -152,11 +162,11 @@ def forward(padded: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale
     return out
 
 
-def backward(grad_out: torch.Tensor, padded: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int,
-             groups: int):
-    """(dL/dpadded B×C×hp×wp, dL/dkernels B×(G·k²)×(s·h)×(s·w)) from dL/dout B×C×(s·h)×(s·w)."""
+def backward(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int,
+             groups: int, padding: str):
+    """(dL/dy B×C×h×w, dL/dkernels B×(G·k²)×(s·h)×(s·w)) from dL/dout B×C×(s·h)×(s·w)."""
     cdiv, _, grad_weights_kernel, grad_padded_kernel = _kernels()
-    padded, kernels, grad_out = padded.contiguous(), kernels.contiguous(), grad_out.contiguous()
+    padded, kernels, grad_out = _pad(y, kernel_size, padding), kernels.contiguous(), grad_out.contiguous()
     batch, channels, height, width, padded_height, padded_width = _geometry(padded, kernel_size)
     geometry = (channels, channels // groups, height, width, padded_height, padded_width)
     constants = dict(K=kernel_size, S=scale, WIDE=padded.dtype == torch.float64, BLOCK_C=BLOCK_C, BLOCK_P=BLOCK_P)
@@ -166,4 +176,4 @@ def backward(grad_out: torch.Tensor, padded: torch.Tensor, kernels: torch.Tensor
     grad_padded = torch.empty_like(padded)
     grid = (cdiv(padded_height * padded_width, BLOCK_P), cdiv(channels, BLOCK_C), batch)
     grad_padded_kernel[grid](kernels, grad_out, grad_padded, *geometry, **constants)
-    return grad_padded, grad_kernels
+    return fold_padding_gradient(grad_padded, kernel_size // 2, padding), grad_kernels
