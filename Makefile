@@ -38,7 +38,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,book]" "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[dev,book,fast,triton]" "$(TORCH)"
 	@touch $(STAMP)
 
 lab: setup

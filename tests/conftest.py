@@ -47,6 +47,22 @@ def rng():
     return torch.Generator().manual_seed(0)
 
 
+def numba_importable() -> bool:
+    return importlib.util.find_spec("numba") is not None
+
+
+@pytest.fixture(params=["torch", "numba"])
+def implementation(request):
+    """Each CPU reassembly implementation in turn: the PyTorch operator and the fused numba kernel.
+    Without numba the numba case is skipped (and said so), except under CI, where `make setup`
+    installs it and its absence is a failure."""
+    if request.param == "numba" and not numba_importable():
+        if os.environ.get("CI"):
+            pytest.fail("numba is not installed, but `make setup` installs it (the [fast] extra)")
+        pytest.skip("numba is not installed (pip install numba): the fused CPU kernel is optional")
+    return request.param
+
+
 @pytest.fixture
 def one_thread():
     """Run a test on one PyTorch thread. Tiny models and exactness checks gain nothing from a

@@ -13,7 +13,7 @@ from conftest import requirement_name as _requirement_name
 
 REPO = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
-EXTRAS = ("dev", "book")  # optional dependencies environment.yml installs too
+EXTRAS = ("dev", "book", "fast", "triton")  # optional dependencies environment.yml installs too
 
 
 def _declared(project) -> list[str]:
@@ -114,8 +114,9 @@ def test_pytest_runs_the_notebooks_with_nbval_lax():
 # --- declared support is real -------------------------------------------------------------------
 
 SOURCE_AREAS = {  # folder → the dependency groups its imports may come from
-    "indexnet_edu": ("runtime",), "benchmarks": ("runtime",), "notebooks": ("runtime",),
-    "tests": ("runtime", "dev", "book"), "tools": ("runtime", "dev", "book"),
+    "indexnet_edu": ("runtime", "fast", "triton"),  # the optional kernels import their JIT lazily
+    "benchmarks": ("runtime",), "notebooks": ("runtime",),
+    "tests": ("runtime", "dev", "book", "fast", "triton"), "tools": ("runtime", "dev", "book"),
 }
 PYTHON_311_NAMES = {  # module → names that first appeared in Python 3.11 (or later)
     "typing": {"Self", "Never", "LiteralString", "assert_never", "assert_type", "reveal_type", "Required",

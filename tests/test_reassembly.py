@@ -69,10 +69,10 @@ def _load(name, shape):
 @pytest.mark.skipif(not MMCV_REFERENCE.is_dir(),
                     reason=f"mmcv reference vectors not found at {MMCV_REFERENCE} (they ship beside the project "
                            "in ../shared, not in a user's clone)")
-def test_carafe_matches_mmcv_reference_vectors_values_and_gradients():
+def test_carafe_matches_mmcv_reference_vectors_values_and_gradients(implementation):
     feat = _load("carafe_feat.bin", (2, 64, 3, 3)).requires_grad_()
     mask = _load("carafe_mask.bin", (2, 100, 6, 6)).requires_grad_()
-    out = ie.carafe(feat, mask, kernel_size=5, groups=4, scale=2)
+    out = ie.carafe(feat, mask, kernel_size=5, groups=4, scale=2, implementation=implementation)
     out.sum().backward()
     assert (out - _load("carafe_output.bin", (2, 64, 6, 6))).abs().max() <= 1e-5
     assert (feat.grad - _load("carafe_feat_grad.bin", (2, 64, 3, 3))).abs().max() <= 1e-5

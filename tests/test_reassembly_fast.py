@@ -1,12 +1,14 @@
-"""The fast reassembly operator is exact: values and gradients against two independent
-references (the package's unfold baseline and a plain loop over offsets written here),
-``gradcheck`` in float64, and mmcv's own CARAFE test vectors."""
+"""The fast reassembly operators are exact: values and gradients against two independent
+references (the package's unfold baseline and a plain loop over offsets written here) and
+``gradcheck`` in float64, for the PyTorch operator and the fused numba kernel alike (the
+``implementation`` fixture in conftest.py); mmcv's vectors are in test_reassembly.py and the
+Triton kernel's checks in test_reassembly_kernels.py."""
 from __future__ import annotations
 
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from indexnet_edu.bench.naive import naive_reassemble
@@ -58,13 +60,15 @@ cases = st.tuples(
 )
 
 
-@settings(max_examples=30, deadline=None)
-@given(cases)
-def test_fast_matches_unfold_baseline_in_values_and_gradients(case):
+# The implementation fixture is a plain string: sharing it across examples is safe.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=cases)
+def test_fast_matches_unfold_baseline_in_values_and_gradients(case, implementation):
     seed, batch, (channels, groups), height, width, k, scale, padding = case
     y, kernels = random_case(seed, batch, channels, height, width, k, scale, groups)
     grad_out = torch.randn(batch, channels, scale * height, scale * width, dtype=torch.float64)
-    fast = gradients(lambda a, b: reassemble(a, b, k, scale, groups, padding), y, kernels, grad_out)
+    fast = gradients(lambda a, b: reassemble(a, b, k, scale, groups, padding, implementation=implementation),
+                     y, kernels, grad_out)
     naive = gradients(lambda a, b: naive_reassemble(a, b, k, scale, groups, padding), y, kernels, grad_out)
     for got, want in zip(fast, naive):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
@@ -72,64 +76,70 @@ def test_fast_matches_unfold_baseline_in_values_and_gradients(case):
 
 @pytest.mark.parametrize("padding", ["zeros", "replicate"])
 @pytest.mark.parametrize("kernel_size,scale,groups", [(1, 2, 1), (3, 2, 2), (5, 2, 4), (3, 4, 1), (5, 4, 2)])
-def test_fast_matches_offset_loop_reference(kernel_size, scale, groups, padding):
+def test_fast_matches_offset_loop_reference(kernel_size, scale, groups, padding, implementation):
     y, kernels = random_case(7, 2, 8, 5, 4, kernel_size, scale, groups)
     with torch.no_grad():
-        got = reassemble(y, kernels, kernel_size, scale, groups, padding)
+        got = reassemble(y, kernels, kernel_size, scale, groups, padding, implementation=implementation)
         want = loop_reassemble(y, kernels, kernel_size, scale, groups, padding)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("padding", ["zeros", "replicate"])
 @pytest.mark.parametrize("kernel_size,scale,groups", [(3, 2, 2), (5, 2, 1), (1, 3, 2), (3, 4, 1)])
-def test_gradcheck_float64(kernel_size, scale, groups, padding):
+def test_gradcheck_float64(kernel_size, scale, groups, padding, implementation):
     y, kernels = random_case(3, 1, 4, 2, 3, kernel_size, scale, groups)
-    assert torch.autograd.gradcheck(lambda a, b: reassemble(a, b, kernel_size, scale, groups, padding),
+    assert torch.autograd.gradcheck(lambda a, b: reassemble(a, b, kernel_size, scale, groups, padding,
+                                                            implementation=implementation),
                                     (y, kernels), eps=1e-6, atol=1e-8)
 
 
-def test_float32_matches_baseline_at_benchmark_like_size():
+def test_float32_matches_baseline_at_benchmark_like_size(implementation):
     y, kernels = random_case(0, 1, 32, 16, 16, 5, 2, 1, dtype=torch.float32)
-    torch.testing.assert_close(reassemble(y, kernels, 5), naive_reassemble(y, kernels, 5), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(reassemble(y, kernels, 5, implementation=implementation),
+                               naive_reassemble(y, kernels, 5), rtol=1e-5, atol=1e-5)
 
 
-def test_gradient_for_kernels_only_when_features_are_frozen():
+def test_gradient_for_kernels_only_when_features_are_frozen(implementation):
     y, kernels = random_case(1, 1, 4, 3, 3, 3, 2, 1)
     frozen = y.detach()
-    (grad,) = torch.autograd.grad(reassemble(frozen, kernels, 3).sum(), kernels)
+    (grad,) = torch.autograd.grad(reassemble(frozen, kernels, 3, implementation=implementation).sum(), kernels)
     (want,) = torch.autograd.grad(naive_reassemble(frozen, kernels, 3).sum(), kernels)
     torch.testing.assert_close(grad, want)
 
 
-def test_gradient_for_features_only_when_kernels_are_frozen():
+def test_gradient_for_features_only_when_kernels_are_frozen(implementation):
     y, kernels = random_case(2, 1, 4, 3, 3, 3, 2, 1)
     frozen = kernels.detach()
-    (grad,) = torch.autograd.grad(reassemble(y, frozen, 3, padding="replicate").sum(), y)
+    (grad,) = torch.autograd.grad(reassemble(y, frozen, 3, padding="replicate", implementation=implementation).sum(),
+                                  y)
     (want,) = torch.autograd.grad(naive_reassemble(y, frozen, 3, padding="replicate").sum(), y)
     torch.testing.assert_close(grad, want)
 
 
-def test_non_contiguous_inputs_give_the_same_result():
+def test_non_contiguous_inputs_give_the_same_result(implementation):
     y, kernels = random_case(4, 2, 6, 4, 5, 3, 2, 3)
     y_t = y.detach().transpose(2, 3).contiguous().transpose(2, 3)
     kernels_cl = kernels.detach().contiguous(memory_format=torch.channels_last)
-    torch.testing.assert_close(reassemble(y_t, kernels_cl, 3, 2, 3), naive_reassemble(y, kernels, 3, 2, 3))
+    torch.testing.assert_close(reassemble(y_t, kernels_cl, 3, 2, 3, implementation=implementation),
+                               naive_reassemble(y, kernels, 3, 2, 3))
 
 
-def test_mixed_dtypes_are_promoted():
+def test_mixed_dtypes_are_promoted(implementation):
     y, kernels = random_case(5, 1, 2, 3, 3, 3, 2, 1)
-    out = reassemble(y.detach().float(), kernels.detach(), 3)
+    out = reassemble(y.detach().float(), kernels.detach(), 3, implementation=implementation)
     assert out.dtype == torch.float64
 
 
-def test_kernel_larger_than_the_map_reads_only_padding_beyond_it():
+def test_kernel_larger_than_the_map_reads_only_padding_beyond_it(implementation):
     y, kernels = random_case(6, 1, 2, 1, 2, 5, 2, 1)
-    torch.testing.assert_close(reassemble(y, kernels, 5), loop_reassemble(y, kernels, 5, 2, 1, "zeros"))
+    torch.testing.assert_close(reassemble(y, kernels, 5, implementation=implementation),
+                               loop_reassemble(y, kernels, 5, 2, 1, "zeros"))
 
 
-def test_second_derivative_is_refused_with_a_clear_error():
+def test_second_derivative_is_refused_with_a_clear_error(implementation):
     y, kernels = random_case(8, 1, 2, 2, 2, 3, 2, 1)
-    (grad,) = torch.autograd.grad(reassemble(y, kernels, 3).pow(2).sum(), y, create_graph=True)
+    out = reassemble(y, kernels, 3, implementation=implementation)
+    (grad,) = torch.autograd.grad(out.pow(2).sum(), y, create_graph=True)
     with pytest.raises(RuntimeError, match="once_differentiable|double backward|not differentiable"):
         grad.sum().backward()
 
@@ -151,9 +161,10 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(got, reassemble(y.detach(), kernels.detach(), 5, 2, 4))
 
 
-def test_carafe_is_reassembly_with_zero_padding():
+def test_carafe_is_reassembly_with_zero_padding(implementation):
     y, kernels = random_case(10, 1, 4, 3, 3, 3, 2, 2)
-    torch.testing.assert_close(carafe(y, kernels, 3, groups=2), reassemble(y, kernels, 3, 2, 2, "zeros"))
+    torch.testing.assert_close(carafe(y, kernels, 3, groups=2, implementation=implementation),
+                               loop_reassemble(y, kernels, 3, 2, 2, "zeros"))
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -186,6 +197,6 @@ def test_results_do_not_depend_on_how_rows_are_chunked(monkeypatch, chunk_values
     grad_out = torch.randn(2, 8, 10, 8, dtype=torch.float64)
     want = gradients(lambda a, b: naive_reassemble(a, b, 3, 2, 2, "replicate"), y, kernels, grad_out)
     monkeypatch.setattr(reassembly, "_CHUNK_VALUES", chunk_values)
-    got = gradients(lambda a, b: reassemble(a, b, 3, 2, 2, "replicate"), y, kernels, grad_out)
+    got = gradients(lambda a, b: reassemble(a, b, 3, 2, 2, "replicate", implementation="torch"), y, kernels, grad_out)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
