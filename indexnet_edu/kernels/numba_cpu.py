@@ -1,32 +1,40 @@
-"""Fused CPU reassembly, compiled by numba: one pass over the output, forward and backward.
+"""Fused CPU reassembly, compiled by numba: forward and backward without building patches.
 
 The PyTorch operator in :mod:`indexnet_edu.reassembly` copies every row of k×k patches into a
-buffer and multiplies small matrices; these kernels read each neighbour straight from the
-padded input and never build the patches. For one output pixel ``(Y, X)`` above low-res pixel
-``(y, x)`` the forward is, channel by channel (Wang et al., CARAFE, ICCV 2019, Eq. 4),
+buffer and multiplies small matrices; these kernels read each neighbour straight from a
+channels-last copy of the padded input. For the s² output pixels above low-res pixel
+``(y, x)`` (Wang et al., CARAFE, ICCV 2019, Eq. 4)
 
-    out[c, Y, X] = Σ_{dy, dx} W[g·k² + dy·k + dx, Y, X] · padded[c, y + dy, x + dx]
+    out[c, s·y + i, s·x + j] = Σ_{dy, dx} W[g·k² + dy·k + dx, s·y + i, s·x + j] · padded[c, y + dy, x + dx]
 
-with the input channels-last, so the loop over channels is the innermost, contiguous and
-vectorised one, and the k² weights of the pixel sit in registers.
+one kernel row ``dy`` at a time: the k neighbours of that row are loaded once per channel
+vector and feed all s² sub-pixels, whose k·s² weights sit in registers, and the running sums
+live in a small channels-last tile that is then written out transposed to B×C×H×W.
 
-Why generated source. LLVM vectorises only the innermost loop. Written as a loop, the k² taps
-would be innermost and run one scalar at a time; written out (for one k and s at a time), the
-channel loop is innermost, and grouping the taps by kernel row gives k independent sums
-instead of one k²-long chain of dependent multiply-adds. :func:`kernel_source` writes that
-text for a given (k, s); it is saved in the user cache (``~/.cache/indexnet_edu/numba``) so
-numba can cache the machine code beside it: the first call compiles (about 2 s), later
-processes load it.
+Four passes, each a numba function:
+1. ``pad_channels_last`` — y B×C×h×w → (B·G)×(h+k−1)×(w+k−1)×(C/G), padded with zeros or by
+   replicating the border, in one pass.
+2. ``forward`` — the sums above, a row of tiles per task.
+3. ``backward`` — per low-res pixel and kernel row: ``dL/dW`` as k·s² dot products over the
+   group's channels, and ``dL/dpadded[y+dy, x+dx] += Σ_sub-pixels W · dL/dout``. Blocks of k
+   rows two apart never write the same input row, so the even blocks run in parallel, then
+   the odd ones (no atomics, no per-thread copies).
+4. ``fold_channels_first`` — the padding's adjoint: each padded pixel's gradient goes back to
+   the pixel it copied, written as B×C×h×w.
 
-Backward: ``dL/dW`` is k² dot products over the group's channels per output pixel (register
-accumulators); ``dL/dpadded`` adds ``Σ_sub-pixels W · dL/dout`` back to each neighbour. Rows
-are processed in blocks of k rows; blocks of one parity never write the same input row, so
-the even blocks run in parallel, then the odd ones (no atomics, no per-thread copies).
+Why generated source. LLVM vectorises only the innermost loop. Written as loops, the taps and
+sub-pixels would be innermost and run one scalar at a time; written out for one (k, s), the
+loop over channels is innermost and vectorised, and the weights are plain local variables
+that stay in registers. :func:`kernel_source` writes that text; it is saved in the user cache
+(``~/.cache/indexnet_edu/numba``, or ``$INDEXNET_EDU_CACHE``) so numba caches the machine code
+beside it: the first call for a (k, s, dtype) compiles for a few seconds, later processes load
+it. Without a private cache folder the source is compiled in memory, in every process.
 
-Threads: the parallel build (``prange``) runs on numba's pool with as many threads as PyTorch
-uses (``torch.get_num_threads()``), set for the call and restored; with one thread the serial
-build runs and numba's pool is never started. Float32 and float64 only; non-finite inputs
-are the caller's business (:func:`indexnet_edu.reassembly.reassemble` sends them elsewhere).
+Threads: with one PyTorch thread the serial build runs and numba's thread pool is never
+started; with more, the parallel build (``prange``) runs on as many numba threads as PyTorch
+uses (``torch.get_num_threads()``), set for the call and restored. Float32 and float64 only;
+non-finite inputs never reach these kernels (:func:`indexnet_edu.reassembly.reassemble`
+sends them to its unfold path, which skips zero-weight neighbours).
 """
 from __future__ import annotations
 
@@ -44,6 +52,9 @@ import torch
 #: dtypes the kernels are built for.
 DTYPES = (torch.float32, torch.float64)
 _FASTMATH = {"reassoc", "contract"}  # reorder sums (vectorised reductions) and fuse multiply-adds
+#: Output values per row of the forward's tile (s·block ≤ BLOCK): long enough runs for the
+#: transposed writes to fill whole cache lines; measured best of 8/16/32/64/128 on a 2-core Xeon.
+BLOCK = 32
 _CONTRACT = {"contract"}  # fuse multiply-adds only; NaN and inf are honoured under both
 
 
@@ -139,7 +150,7 @@ def forward(features, kernels, out, groups):
         b = bg // groups
         first_kernel = (bg % groups) * {area}
         first_channel = (bg % groups) * per_group
-        # the s output rows above {block} low-res pixels, channels-last (stays in L1)
+        # the s output rows above {block} low-res pixels, channels-last (in cache)
         tile = np.empty(({s}, {s} * {block}, per_group), features.dtype)
         for x0 in range(0, width, {block}):
             count = min({block}, width - x0)
@@ -215,7 +226,7 @@ def kernel_source(kernel_size: int, scale: int) -> str:
     """
     k, s, area = kernel_size, scale, kernel_size**2
     phases = list(enumerate((i, j) for i in range(s) for j in range(s)))
-    block = max(1, 16 // s)  # low-res pixels per tile: s·block ≤ 16 output values per row
+    block = max(1, BLOCK // s)  # low-res pixels per tile: s·block ≤ BLOCK output values per row
 
     def weights(indent):
         return _lines(indent, (f"w{p}_{dx} = kernels[b, first_kernel + dy * {k} + {dx}, {s} * y + {i}, {s} * x + {j}]"
@@ -224,14 +235,16 @@ def kernel_source(kernel_size: int, scale: int) -> str:
     def features(indent):
         return _lines(indent, (f"f{dx} = features[bg, y + dy, x + {dx}, c]" for dx in range(k)))
 
-    def tile_rows(indent, op):
-        return _lines(indent, (f"tile[{i}, {s} * xb + {j}, c] {op} " + _sum(f"w{p}_{dx} * f{dx}" for dx in range(k))
-                               for p, (i, j) in phases))
+    def tile_rows(indent, first):
+        # tile + w·f + w·f + ...: a chain of fused multiply-adds onto the running sum
+        start = "" if first else f"tile[{{i}}, {s} * xb + {{j}}, c] + "
+        return _lines(indent, (f"tile[{i}, {s} * xb + {j}, c] = " + start.format(i=i, j=j)
+                               + _sum(f"w{p}_{dx} * f{dx}" for dx in range(k)) for p, (i, j) in phases))
 
     return _TEMPLATE.format(
         k=k, s=s, r=k // 2, area=area, k_minus_1=k - 1, block=block,
-        forward_weights=weights(16), forward_features=features(20), forward_first_row=tile_rows(20, "="),
-        forward_weights_more=weights(20), forward_features_more=features(24), forward_next_rows=tile_rows(24, "+="),
+        forward_weights=weights(16), forward_features=features(20), forward_first_row=tile_rows(20, True),
+        forward_weights_more=weights(20), forward_features_more=features(24), forward_next_rows=tile_rows(24, False),
         backward_accumulators=_lines(24, (f"a{p}_{dx} = zero" for p, _ in phases for dx in range(k))),
         backward_features=features(28),
         backward_grads=_lines(28, (f"g{p} = tile[{i}, {s} * x + {j}, c]" for p, (i, j) in phases)),
