@@ -16,6 +16,7 @@ SERIES_COLOURS = {
     "dysample": "#bcbd22", "hin": "#d62728", "din_o2o": "#9467bd", "din_m2o": "#e377c2",
     "deconv": "#7f7f7f", "pixel_shuffle": "#17becf",
     "reassembly op (fast)": "#000000", "reassembly op (naive)": "#ad494a",
+    "impl torch": "#969696", "impl numba": "#74c476", "impl triton": "#6b6ecf", "impl naive": "#e7969c",
 }
 METRIC_LABELS = {"forward_ms": "forward time (ms)", "forward_backward_ms": "forward + backward time (ms)",
                  "peak_extra_mib": "peak extra memory (MiB)"}
@@ -87,5 +88,47 @@ def plot_scaling(curves: dict, metric: str = "forward_ms", names=None):
         ax.set(xscale="log", yscale="log", xlabel=label, ylabel=METRIC_LABELS.get(metric, metric.replace("_", " ")))
         _label_only_the_given_ticks(ax.xaxis, sorted({row[axis] for row in rows}))
     axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+IMPLEMENTATION_LABELS = {"torch": "PyTorch operator (batched small matmuls)", "numba": "fused numba kernel (CPU)",
+                         "triton": "Triton kernel (CUDA)", "naive": "naive (unfold, upsample, multiply)"}
+
+
+def plot_machine_limit(report: dict, goal: float = 3.0):
+    """Each reassembly implementation's time as a multiple of the machine's limit (log axis),
+    forward and forward+backward side by side, with the limit (1×) and the goal marked.
+
+    Args:
+        report: ``results["machine_limit"]`` of a benchmark run (:mod:`indexnet_edu.bench.limits`).
+        goal: where to draw the goal line (× limit).
+    """
+    rows = report["implementations"]
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.75 * len(rows)))
+    height = 0.38
+    for offset, phase, hatch in ((-height / 2, "forward", ""), (height / 2, "forward_backward", "//")):
+        for index, row in enumerate(rows):
+            value = row[f"times_limit_{phase}"]
+            ax.barh(index + offset, value, height, color=series_colour(f"impl {row['implementation']}"),
+                    hatch=hatch, edgecolor="white", label=phase.replace("_", "+") if index == 0 else None)
+            ax.annotate(f"{row[f'{phase}_ms']:.1f} ms ({value:.1f}×)", (value, index + offset), xytext=(4, 0),
+                        textcoords="offset points", va="center", fontsize=7)
+    ax.axvline(1, color="black", lw=1)
+    ax.axvline(goal, color="#d62728", lw=1, ls="--")
+    ax.text(1, -0.55, " limit", fontsize=7)
+    ax.text(goal, -0.55, f" goal {goal:g}×", fontsize=7, color="#d62728")
+    ax.set_yticks(range(len(rows)), [IMPLEMENTATION_LABELS.get(r["implementation"], r["implementation"]) for r in rows],
+                  fontsize=8)
+    ax.invert_yaxis()
+    largest = max(row[f"times_limit_{phase}"] for row in rows for phase in ("forward", "forward_backward"))
+    ax.set(xscale="log", xlim=(0.5, 12 * largest), ylim=(len(rows) - 0.4, -0.8),
+           xlabel="time ÷ the machine's limit (log scale; 1 = this machine's speed)",
+           title=f"Reassembly vs the machine's limit: forward {report['limit_ms']['forward']:.1f} ms, "
+                 f"forward+backward {report['limit_ms']['forward_backward']:.1f} ms")
+    ax.title.set_fontsize(9)
+    legend = ax.legend(fontsize=7, loc="upper right")
+    for patch in legend.get_patches():
+        patch.set_facecolor("#bbbbbb")
     fig.tight_layout()
     return fig

@@ -25,6 +25,26 @@ def target_lines(targets: list[dict]) -> list[str]:
     return lines
 
 
+LIMIT_COLUMNS = [("implementation", "implementation", "s"), ("forward_ms", "fwd ms", ".2f"),
+                 ("times_limit_forward", "× limit", ".1f"), ("forward_backward_ms", "fwd+bwd ms", ".2f"),
+                 ("times_limit_forward_backward", "× limit", ".1f")]
+
+
+def machine_limit_lines(report: dict) -> list[str]:
+    """The machine's measured rates and limits, each implementation's time as a multiple of the
+    limit, and one ``GOAL MET``/``GOAL MISSED`` line per goal."""
+    limit = report["limit_ms"]
+    lines = [f"the machine's limit (matmul {report['matmul_gflop_per_s']:.0f} GFLOP/s, copy "
+             f"{report['copy_gb_per_s']:.1f} GB/s, measured in the same interleaved run): forward "
+             f"{limit['forward']:.2f} ms ({report['limit_bound_by']['forward']}-bound), forward+backward "
+             f"{limit['forward_backward']:.2f} ms ({report['limit_bound_by']['forward_backward']}-bound)",
+             format_table(report["implementations"], LIMIT_COLUMNS)]
+    for goal in report.get("goals", []):
+        lines.append(f"{'GOAL MET' if goal['met'] else 'GOAL MISSED'}  {goal['name']}: {goal['value']:.1f}× "
+                     f"(goal <= {goal['threshold']:g}×)")
+    return lines
+
+
 UPSAMPLER_COLUMNS = [("name", "upsampler", "s"), ("forward_ms", "fwd ms", ".2f"),
                      ("forward_backward_ms", "fwd+bwd ms", ".2f"), ("peak_extra_mib", "peak MiB", ".1f"),
                      ("parameters", "params", ","), ("flops", "FLOPs", ",")]
@@ -48,6 +68,9 @@ def render(results: dict) -> str:
                      f"{throughput['gb_per_s']:.1f} GB/s, {throughput['gflop_per_s']:.1f} GFLOP/s"
                      + (f", {100 * throughput['fraction_of_peak_bandwidth']:.1f}% of peak memory bandwidth"
                         if "fraction_of_peak_bandwidth" in throughput else ""))
+    if "machine_limit" in results:
+        parts += ["", "how close to the machine (same reassembly; each implementation vs the measured limit):"]
+        parts += machine_limit_lines(results["machine_limit"])
     parts += ["", f"every upsampler, pair up(*down(x)) with x 1×{results['standard']['channels']}×"
               f"{results['standard']['size']}×{results['standard']['size']}:",
               format_table(results["upsamplers"], UPSAMPLER_COLUMNS)]
