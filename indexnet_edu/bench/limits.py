@@ -143,3 +143,39 @@ def machine_limit_report(device, inputs, repeats: int = 7) -> dict:
                                                 f"of the machine's limit", "value": value,
                                         "threshold": GOAL_TIMES_LIMIT, "met": bool(value <= GOAL_TIMES_LIMIT)})
     return report
+
+
+def numba_breakdown(inputs, repeats: int = 7) -> dict | None:
+    """Where the fused CPU kernel's time goes: median ms of each of its passes on the benchmark's
+    inputs (interleaved), and what a fresh output costs before anything is computed (first-touch
+    page faults: filling a new tensor vs filling one that exists). None without numba.
+
+    Args:
+        inputs: (y, kernels, grad_out, spec) as from :func:`indexnet_edu.bench.suite.target_inputs`.
+    """
+    from ..kernels import numba_cpu
+
+    y, kernels, grad_out, spec = inputs
+    if not numba_cpu.supports(y, kernels):
+        return None
+    k, s, g = spec["kernel_size"], spec["scale"], spec["groups"]
+    kernels_of, threads = numba_cpu._kernels_for_this_call(k, s)
+    batch, channels, height, width = y.shape
+    features = y.new_empty(batch * g, height + k - 1, width + k - 1, channels // g)
+    grad_features, grad_y = torch.zeros_like(features), torch.empty_like(y)
+    grad_kernels, out = torch.empty_like(kernels), kernels.new_empty(batch, channels, s * height, s * width)
+    zero = features.new_zeros(()).numpy()[()]
+    arrays = [t.numpy() for t in (y, features, kernels, out, grad_out, grad_features, grad_kernels, grad_y)]
+    y_, features_, kernels_, out_, grad_out_, grad_features_, grad_kernels_, grad_y_ = arrays
+    passes = {
+        "pad_channels_last": lambda: kernels_of.pad_channels_last(y_, features_, g, False),
+        "forward": lambda: kernels_of.forward(features_, kernels_, out_, g),
+        "backward": lambda: kernels_of.backward(features_, kernels_, grad_out_, grad_features_, grad_kernels_, g,
+                                                zero),
+        "fold_channels_first": lambda: kernels_of.fold_channels_first(grad_features_, grad_y_, g, False),
+        "fill a fresh output": lambda: torch.empty_like(out).fill_(0),
+        "fill an existing output": lambda: out.fill_(0),
+    }
+    with threads:
+        seconds = median_times(passes, repeats, 1)
+    return {name: 1e3 * value for name, value in seconds.items()}

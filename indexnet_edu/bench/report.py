@@ -71,6 +71,9 @@ def render(results: dict) -> str:
     if "machine_limit" in results:
         parts += ["", "how close to the machine (same reassembly; each implementation vs the measured limit):"]
         parts += machine_limit_lines(results["machine_limit"])
+    if results.get("numba_breakdown_ms"):
+        parts.append("the fused numba kernel's passes (median ms): " + ", ".join(
+            f"{name} {ms:.2f}" for name, ms in results["numba_breakdown_ms"].items()))
     parts += ["", f"every upsampler, pair up(*down(x)) with x 1×{results['standard']['channels']}×"
               f"{results['standard']['size']}×{results['standard']['size']}:",
               format_table(results["upsamplers"], UPSAMPLER_COLUMNS)]

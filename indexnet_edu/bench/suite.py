@@ -22,7 +22,7 @@ from ..cost import count_flops, count_parameters, naive_reassembly_values, reass
 from ..indexing import indexed_upsample
 from ..reassembly import reassemble
 from ..registry import available_upsamplers, create_upsampler
-from .limits import machine_limit_report
+from .limits import machine_limit_report, numba_breakdown
 from .machine import machine_report
 from .measure import median_times, peak_extra_bytes
 from .naive import naive_reassemble
@@ -268,6 +268,7 @@ def run_suite(device: str = "cpu", quick: bool = False, progress: bool = True) -
         "targets": targets,
         "reassembly_throughput": reassembly_throughput(device, forward_ms, machine.get("gpu_peak_bandwidth_gbs")),
         "machine_limit": machine_limit_report(device, target_inputs(device), plan["target_repeats"]),
+        "numba_breakdown_ms": numba_breakdown(target_inputs(device), plan["target_repeats"]),
         "standard": {**STANDARD, "description": "x is 1×64×64×64; pooled to 32×32 and restored to 64×64"},
         "upsamplers": run_upsamplers(device, plan["repeats"], progress=progress),
         "scaling": scaling_curves(device, plan["sizes"], plan["channels"], repeats=plan["scaling_repeats"],
