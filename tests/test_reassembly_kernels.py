@@ -128,6 +128,19 @@ def test_the_parallel_build_agrees_and_thread_settings_are_restored():
 
 
 @needs_numba
+def test_serial_and_parallel_builds_are_cached_apart():
+    # numba's cache index does not record parallel=True: a shared file would hand the parallel
+    # dispatcher the serial machine code (measured: no speed-up at 2 threads until split).
+    from indexnet_edu.kernels.numba_cpu import compiled_kernels
+
+    serial, parallel = compiled_kernels(3, 2, False), compiled_kernels(3, 2, True)
+    serial_file = serial.forward.py_func.__code__.co_filename
+    parallel_file = parallel.forward.py_func.__code__.co_filename
+    assert serial_file != parallel_file
+    assert serial.forward.targetoptions["parallel"] is False and parallel.forward.targetoptions["parallel"] is True
+
+
+@needs_numba
 def test_the_generated_source_is_cached_in_the_users_cache_folder(tmp_path):
     from indexnet_edu.kernels.numba_cpu import kernel_source
 
@@ -136,6 +149,7 @@ def test_the_generated_source_is_cached_in_the_users_cache_folder(tmp_path):
         from indexnet_edu.bench.naive import naive_reassemble
         from indexnet_edu.reassembly import reassemble
         torch.manual_seed(0)
+        torch.set_num_threads(1)  # the serial build
         y, kernels = torch.randn(1, 3, 4, 5), torch.rand(1, 9, 8, 10)
         out = reassemble(y, kernels, 3, 2, implementation="numba")
         torch.testing.assert_close(out, naive_reassemble(y, kernels, 3))
@@ -145,6 +159,7 @@ def test_the_generated_source_is_cached_in_the_users_cache_folder(tmp_path):
     assert first.returncode == 0, first.stderr
     sources = list((tmp_path / "numba").glob("indexnet_edu_reassembly_k3_s2_*.py"))
     assert len(sources) == 1 and sources[0].read_text() == kernel_source(3, 2)
+    assert sources[0].stem.endswith("_serial")  # one thread: the serial build
     assert list((tmp_path / "numba" / "__pycache__").glob("*.nbi")), "numba cached no machine code"
     assert (tmp_path / "numba").stat().st_mode & 0o077 == 0, "the cache folder must be private"
     second = run_python(code, {"INDEXNET_EDU_CACHE": str(tmp_path)})

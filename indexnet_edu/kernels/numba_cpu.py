@@ -299,7 +299,10 @@ def compiled_kernels(kernel_size: int, scale: int, parallel: bool) -> Kernels:
 
     source = kernel_source(kernel_size, scale)
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    module, on_disk = _load_module(source, f"indexnet_edu_reassembly_k{kernel_size}_s{scale}_{digest}")
+    # One module file per build: numba's on-disk cache does not tell a parallel build of a
+    # function from a serial one, so sharing a file would hand one build the other's code.
+    build = "parallel" if parallel else "serial"
+    module, on_disk = _load_module(source, f"indexnet_edu_reassembly_k{kernel_size}_s{scale}_{digest}_{build}")
     reduce = dict(fastmath=_FASTMATH, boundscheck=False, parallel=parallel, cache=on_disk)
     exact = dict(reduce, fastmath=_CONTRACT)  # keep the written order of sums: independent chains
     return Kernels(njit(**exact)(module.pad_channels_last), njit(**exact)(module.forward),
