@@ -19,13 +19,16 @@ def count_flops(fn, *inputs) -> int:
     """FLOPs of one call ``fn(*inputs)`` as PyTorch's FlopCounterMode counts them.
 
     The counter covers convolutions and matrix products (a multiply-add counts 2);
-    element-wise work (activations, gating, softmax, interpolation) counts 0. The fast
-    reassembly runs as batched matrix products, so it is counted in full; the naive
-    formulation (multiply then sum) would count 0 — use :func:`reassembly_flops` for it.
+    element-wise work (activations, gating, softmax, interpolation) counts 0. Reassembly is
+    run here by its PyTorch operator (``use_implementation("torch")``), whose batched matrix
+    products the counter sees in full; the compiled kernels are invisible to it, and the naive
+    formulation (multiply then sum) would count 0 — use :func:`reassembly_flops` for those.
     """
+    from .reassembly import use_implementation
+
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+    with torch.no_grad(), use_implementation("torch"), FlopCounterMode(display=False) as counter:
         fn(*inputs)
     return int(counter.get_total_flops())
 

@@ -9,7 +9,9 @@ CARAFE semantics, kernels not renormalised) or the nearest valid pixel ("replica
 """
 from __future__ import annotations
 
+import contextlib
 import os
+from contextvars import ContextVar
 from typing import NamedTuple
 
 import torch
@@ -28,6 +30,25 @@ PADDINGS = ("zeros", "replicate")
 IMPLEMENTATIONS = ("auto", "torch", "numba", "triton")
 #: Environment variable naming the default implementation (unset: "auto").
 IMPLEMENTATION_ENV = "INDEXNET_EDU_REASSEMBLY"
+_CHOSEN_IN_BLOCK: ContextVar[str | None] = ContextVar("indexnet_edu_reassembly_implementation", default=None)
+
+
+@contextlib.contextmanager
+def use_implementation(implementation: str):
+    """Within the ``with`` block, every :func:`reassemble`/:func:`carafe` call that names no
+    implementation uses ``implementation`` (one of :data:`IMPLEMENTATIONS`) — for a whole model
+    at once, e.g. ``with use_implementation("torch"): model(x)``. Scoped to the block (and to
+    the thread or task, as a ``contextvars`` variable); the previous choice is restored after.
+
+    Raises:
+        ValueError: an unknown name.
+    """
+    check_choice(implementation, "implementation", IMPLEMENTATIONS)
+    token = _CHOSEN_IN_BLOCK.set(implementation)
+    try:
+        yield
+    finally:
+        _CHOSEN_IN_BLOCK.reset(token)
 #: Patch values gathered per step of the fast operator (16 MiB in float32): a few rows at a time.
 _CHUNK_VALUES = 1 << 22
 
@@ -76,8 +97,8 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         scale: upsampling factor s.
         groups: G; C must be divisible by G.
         padding: "zeros" (CARAFE) or "replicate" (needed for bilinear).
-        implementation: one of :data:`IMPLEMENTATIONS`; None reads ``$INDEXNET_EDU_REASSEMBLY``
-            (default "auto"). "numba" is the fused CPU kernel (:mod:`indexnet_edu.kernels.numba_cpu`,
+        implementation: one of :data:`IMPLEMENTATIONS`; None takes the one a surrounding
+            :func:`use_implementation` block names, else ``$INDEXNET_EDU_REASSEMBLY``, else "auto". "numba" is the fused CPU kernel (:mod:`indexnet_edu.kernels.numba_cpu`,
             float32/float64), "triton" the CUDA kernel (:mod:`indexnet_edu.kernels.triton_cuda`),
             "torch" the PyTorch operator below. All agree with the naive form to rounding.
 
@@ -121,12 +142,15 @@ _UNSUPPORTED = {
 def choose_implementation(y: torch.Tensor, kernels: torch.Tensor, implementation: str | None = None) -> str:
     """The implementation :func:`reassemble` uses for these tensors: "torch", "numba" or "triton".
 
-    "auto" (the default, or ``$INDEXNET_EDU_REASSEMBLY``) takes Triton on a CUDA device, the
+    ``implementation`` None means: the one a surrounding :func:`use_implementation` block names,
+    else ``$INDEXNET_EDU_REASSEMBLY``, else "auto". "auto" takes Triton on a CUDA device, the
     numba kernel on the CPU, when they can take the tensors, else "torch".
 
     Raises:
         ValueError: an unknown name, or a named implementation that cannot take these tensors.
     """
+    if implementation is None:
+        implementation = _CHOSEN_IN_BLOCK.get()
     if implementation is None:
         implementation = os.environ.get(IMPLEMENTATION_ENV) or "auto"
         if implementation not in IMPLEMENTATIONS:

@@ -68,6 +68,34 @@ def test_the_environment_variable_sets_the_default(monkeypatch):
         reassemble(y, kernels, 3, 2, 2)
 
 
+def test_use_implementation_chooses_for_a_block_and_restores_after(monkeypatch):
+    from indexnet_edu.reassembly import use_implementation
+
+    monkeypatch.setenv(IMPLEMENTATION_ENV, "torch")
+    y, kernels = case()
+    outside = choose_implementation(y, kernels)
+    with use_implementation("auto"):
+        assert choose_implementation(y, kernels) == ("numba" if numba_importable() else "torch")
+        with use_implementation("torch"):
+            assert choose_implementation(y, kernels) == "torch"
+        assert choose_implementation(y, kernels, "torch") == "torch"  # an explicit argument wins
+    assert choose_implementation(y, kernels) == outside == "torch"
+    with pytest.raises(ValueError, match="implementation must be one of"):
+        with use_implementation("fastest"):
+            pass
+
+
+def test_flops_are_counted_in_full_whichever_implementation_would_run():
+    from indexnet_edu.cost import count_flops, reassembly_flops
+    from indexnet_edu.reassembly import use_implementation
+
+    y, kernels = case(dtype=torch.float32)
+    want = 2 * reassembly_flops(8, 5, 6, 3, 2)  # batch of 2
+    assert count_flops(lambda: reassemble(y, kernels, 3, 2, 2)) == want
+    with use_implementation("auto"):
+        assert count_flops(lambda: reassemble(y, kernels, 3, 2, 2)) == want
+
+
 def test_an_unknown_implementation_is_a_clear_error():
     y, kernels = case()
     with pytest.raises(ValueError, match="implementation must be one of"):
