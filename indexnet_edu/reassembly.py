@@ -23,6 +23,7 @@ from ._checks import all_finite, check_choice, check_odd_kernel, check_positive_
 from .kernels import numba_cpu, triton_cuda
 from .kernels.layout import channels_first as _channels_first
 from .kernels.layout import channels_last as _channels_last
+from .kernels.layout import pad_for_kernel  # noqa: F401  (public here: the widgets and the naive baseline use it)
 
 PADDINGS = ("zeros", "replicate")
 #: Ways to compute reassembly: "auto" picks Triton on CUDA, the fused numba kernel on CPU (each
@@ -76,15 +77,6 @@ def check_reassembly_args(y, kernels, kernel_size, scale, groups, padding):
     return kernel_size, scale, groups
 
 
-def pad_for_kernel(y: torch.Tensor, kernel_size: int, padding: str) -> torch.Tensor:
-    """Pad a B×C×h×w map by ⌊k/2⌋ on every side, with zeros or by replicating the border."""
-    r = kernel_size // 2
-    if r == 0:
-        return y
-    mode = "constant" if padding == "zeros" else "replicate"
-    return F.pad(y, (r, r, r, r), mode=mode)
-
-
 def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int = 2,
                groups: int = 1, padding: str = "zeros", implementation: str | None = None) -> torch.Tensor:
     """Content-aware reassembly of a low-resolution map (CARAFE's reassembly, Wang et al., ICCV 2019).
@@ -98,14 +90,16 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         groups: G; C must be divisible by G.
         padding: "zeros" (CARAFE) or "replicate" (needed for bilinear).
         implementation: one of :data:`IMPLEMENTATIONS`; None takes the one a surrounding
-            :func:`use_implementation` block names, else ``$INDEXNET_EDU_REASSEMBLY``, else "auto". "numba" is the fused CPU kernel (:mod:`indexnet_edu.kernels.numba_cpu`,
-            float32/float64), "triton" the CUDA kernel (:mod:`indexnet_edu.kernels.triton_cuda`),
-            "torch" the PyTorch operator below. All agree with the naive form to rounding.
+            :func:`use_implementation` block names, else ``$INDEXNET_EDU_REASSEMBLY``, else
+            "auto" (see :func:`choose_implementation`). "numba" is the fused CPU kernel
+            (:mod:`indexnet_edu.kernels.numba_cpu`, float32/float64), "triton" the CUDA kernel
+            (:mod:`indexnet_edu.kernels.triton_cuda`), "torch" the PyTorch operator below. All
+            agree with the naive form to rounding.
 
     Returns:
         B×C×(s·h)×(s·w) (empty for an empty batch). Differentiable in ``y`` and ``kernels``
-        (hand-written backward, see :class:`_Reassembly`); holds a few rows of k×k patches at a
-        time, never all of them.
+        (hand-written backwards, once: see :class:`_Reassembly` and :class:`_CompiledReassembly`);
+        none of the implementations builds all k×k patches at once.
 
     Non-finite ``y``: a neighbour whose weight is exactly 0 is not read, so ±inf/NaN there
     contribute 0 (as in ``F.interpolate``, which never touches a pixel it gives no weight) —

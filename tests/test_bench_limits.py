@@ -7,7 +7,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pytest
-import torch
 
 from conftest import numba_importable
 from indexnet_edu.bench import limits

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from ..cost import reassembly_flops
-from ..reassembly import IMPLEMENTATIONS, choose_implementation, reassemble
+from ..reassembly import choose_implementation, reassemble
 from .measure import median_times
 from .naive import naive_reassemble
 
@@ -63,13 +63,14 @@ def available_implementations(y: torch.Tensor, kernels: torch.Tensor) -> list[st
     """The implementations that can take these tensors here ("torch" always, "numba" on a CPU
     with numba, "triton" on CUDA with triton), plus the naive baseline."""
     names = ["torch"]
-    for name in IMPLEMENTATIONS[2:]:
+    for name in ("numba", "triton"):
+        if name == "triton" and y.device.type != "cuda":
+            continue  # on the CPU, Triton is only its (slow) interpreter
         try:
-            if y.device.type != "cpu" or name != "triton":  # Triton on the CPU only means the interpreter
-                choose_implementation(y, kernels, name)
-                names.append(name)
-        except ValueError:
-            pass
+            choose_implementation(y, kernels, name)
+        except ValueError:  # not installed, or not for this device or dtype
+            continue
+        names.append(name)
     return names + ["naive"]
 
 

@@ -6,7 +6,17 @@ pixel's k×k neighbourhood is k² contiguous vectors: the layout every fast reas
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
+
+
+def pad_for_kernel(y: torch.Tensor, kernel_size: int, padding: str) -> torch.Tensor:
+    """Pad a B×C×h×w map by ⌊k/2⌋ on every side, with zeros or by replicating the border."""
+    r = kernel_size // 2
+    if r == 0:
+        return y
+    mode = "constant" if padding == "zeros" else "replicate"
+    return F.pad(y, (r, r, r, r), mode=mode)
 
 
 def channels_last(padded: torch.Tensor, groups: int) -> torch.Tensor:

@@ -309,7 +309,7 @@ def compiled_kernels(kernel_size: int, scale: int, parallel: bool) -> Kernels:
                    njit(**reduce)(module.backward), njit(**exact)(module.fold_channels_first))
 
 
-class _numba_threads:
+class _NumbaThreads:
     """Run numba's parallel kernels on PyTorch's thread count; restore numba's setting after."""
 
     def __init__(self, threads: int):
@@ -331,7 +331,7 @@ def _kernels_for_this_call(kernel_size: int, scale: int):
     threads = torch.get_num_threads()
     if threads == 1:
         return compiled_kernels(kernel_size, scale, False), contextlib.nullcontext()
-    return compiled_kernels(kernel_size, scale, True), _numba_threads(threads)
+    return compiled_kernels(kernel_size, scale, True), _NumbaThreads(threads)
 
 
 def _numpy(tensor: torch.Tensor):

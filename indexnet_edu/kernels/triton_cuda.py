@@ -20,9 +20,8 @@ import functools
 import os
 
 import torch
-import torch.nn.functional as F
 
-from .layout import fold_padding_gradient
+from .layout import fold_padding_gradient, pad_for_kernel
 
 #: dtypes the kernels take (accumulation is float32, float64 for float64).
 DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -141,18 +140,11 @@ def _geometry(padded, kernel_size):
     return batch, channels, padded_height - kernel_size + 1, padded_width - kernel_size + 1, padded_height, padded_width
 
 
-def _pad(y, kernel_size, padding):
-    r = kernel_size // 2
-    if r == 0:
-        return y.contiguous()
-    return F.pad(y, (r, r, r, r), mode="constant" if padding == "zeros" else "replicate").contiguous()
-
-
 def forward(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int, groups: int,
             padding: str) -> torch.Tensor:
     """Reassembly: y B×C×h×w, kernels B×(G·k²)×(s·h)×(s·w) → B×C×(s·h)×(s·w)."""
     cdiv, forward_kernel, _, _ = _kernels()
-    padded, kernels = _pad(y, kernel_size, padding), kernels.contiguous()
+    padded, kernels = pad_for_kernel(y, kernel_size, padding).contiguous(), kernels.contiguous()
     batch, channels, height, width, padded_height, padded_width = _geometry(padded, kernel_size)
     out = kernels.new_empty(batch, channels, scale * height, scale * width)
     grid = (cdiv(scale * scale * height * width, BLOCK_P), cdiv(channels, BLOCK_C), batch)
@@ -166,7 +158,7 @@ def backward(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, ker
              groups: int, padding: str):
     """(dL/dy B×C×h×w, dL/dkernels B×(G·k²)×(s·h)×(s·w)) from dL/dout B×C×(s·h)×(s·w)."""
     cdiv, _, grad_weights_kernel, grad_padded_kernel = _kernels()
-    padded, kernels, grad_out = _pad(y, kernel_size, padding), kernels.contiguous(), grad_out.contiguous()
+    padded, kernels, grad_out = pad_for_kernel(y, kernel_size, padding).contiguous(), kernels.contiguous(), grad_out.contiguous()
     batch, channels, height, width, padded_height, padded_width = _geometry(padded, kernel_size)
     geometry = (channels, channels // groups, height, width, padded_height, padded_width)
     constants = dict(K=kernel_size, S=scale, WIDE=padded.dtype == torch.float64, BLOCK_C=BLOCK_C, BLOCK_P=BLOCK_P)
