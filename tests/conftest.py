@@ -47,6 +47,12 @@ def rng():
     return torch.Generator().manual_seed(0)
 
 
+#: (kernel size k, scale s) pairs the reassembly tests draw from: each pair is a separately
+#: generated and compiled numba kernel (2–8 s to compile the first time), so the property tests
+#: share this set with the parametrised ones instead of drawing every k × s combination.
+GEOMETRIES = ((1, 2), (3, 2), (5, 2), (1, 3), (3, 4), (5, 4), (3, 1))
+
+
 def numba_importable() -> bool:
     return importlib.util.find_spec("numba") is not None
 

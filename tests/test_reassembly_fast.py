@@ -11,6 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import GEOMETRIES
 from indexnet_edu.bench.naive import naive_reassemble
 from indexnet_edu.reassembly import carafe, reassemble
 
@@ -54,8 +55,7 @@ cases = st.tuples(
     st.integers(1, 2),                         # batch
     st.sampled_from([(1, 1), (4, 1), (4, 2), (6, 3), (8, 4), (3, 3)]),  # (channels, groups)
     st.integers(1, 6), st.integers(1, 6),      # low-res height, width
-    st.sampled_from([1, 3, 5]),                # k
-    st.sampled_from([1, 2, 3, 4]),             # scale
+    st.sampled_from(GEOMETRIES),               # (k, scale): see conftest.GEOMETRIES
     st.sampled_from(["zeros", "replicate"]),
 )
 
@@ -64,7 +64,7 @@ cases = st.tuples(
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=cases)
 def test_fast_matches_unfold_baseline_in_values_and_gradients(case, implementation):
-    seed, batch, (channels, groups), height, width, k, scale, padding = case
+    seed, batch, (channels, groups), height, width, (k, scale), padding = case
     y, kernels = random_case(seed, batch, channels, height, width, k, scale, groups)
     grad_out = torch.randn(batch, channels, scale * height, scale * width, dtype=torch.float64)
     fast = gradients(lambda a, b: reassemble(a, b, k, scale, groups, padding, implementation=implementation),

@@ -128,8 +128,12 @@ def test_non_finite_inputs_keep_their_semantics_whatever_the_implementation(impl
 # --- the numba kernel ---------------------------------------------------------------------------
 
 @needs_numba
-def test_the_parallel_build_agrees_and_thread_settings_are_restored():
+def test_the_parallel_build_agrees_and_thread_settings_are_restored(monkeypatch):
     import numba
+
+    from indexnet_edu.kernels import numba_cpu
+
+    monkeypatch.setattr(numba_cpu, "PARALLEL_WORK", 0)  # this small case on several threads too
 
     y, kernels = case(seed=3, batch=2, channels=32, height=19, width=23, kernel_size=5, scale=2, groups=4)
     y.requires_grad_(), kernels.requires_grad_()
@@ -152,6 +156,24 @@ def test_the_parallel_build_agrees_and_thread_settings_are_restored():
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
     want = naive_reassemble(y, kernels, 5, 2, 4)
     torch.testing.assert_close(serial[0], want, rtol=1e-12, atol=1e-12)
+
+
+@needs_numba
+def test_small_calls_stay_serial_on_several_threads():
+    from indexnet_edu.kernels import numba_cpu
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        small, _ = numba_cpu._kernels_for_this_call(3, 2, numba_cpu.PARALLEL_WORK - 1)
+        large, context = numba_cpu._kernels_for_this_call(3, 2, numba_cpu.PARALLEL_WORK)
+    finally:
+        torch.set_num_threads(threads)
+    assert small.forward.targetoptions["parallel"] is False
+    import numba
+
+    assert large.forward.targetoptions["parallel"] is True
+    assert context.threads == min(2, numba.config.NUMBA_NUM_THREADS)
 
 
 @needs_numba

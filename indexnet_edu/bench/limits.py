@@ -160,7 +160,7 @@ def numba_breakdown(inputs, repeats: int = 7) -> dict | None:
     if not numba_cpu.supports(y, kernels):
         return None
     k, s, g = spec["kernel_size"], spec["scale"], spec["groups"]
-    kernels_of, threads = numba_cpu._kernels_for_this_call(k, s)
+    kernels_of, threads = numba_cpu._kernels_for_this_call(k, s, kernels.numel() // g * y.shape[1])
     batch, channels, height, width = y.shape
     features = y.new_empty(batch * g, height + k - 1, width + k - 1, channels // g)
     grad_features, grad_y = torch.zeros_like(features), torch.empty_like(y)

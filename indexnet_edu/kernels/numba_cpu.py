@@ -30,9 +30,10 @@ that stay in registers. :func:`kernel_source` writes that text; it is saved in t
 beside it: the first call for a (k, s, dtype) compiles for a few seconds, later processes load
 it. Without a private cache folder the source is compiled in memory, in every process.
 
-Threads: with one PyTorch thread the serial build runs and numba's thread pool is never
-started; with more, the parallel build (``prange``) runs on as many numba threads as PyTorch
-uses (``torch.get_num_threads()``), set for the call and restored. Float32 and float64 only;
+Threads: with one PyTorch thread, or for a small call (under :data:`PARALLEL_WORK`
+multiply-adds), the serial build runs and numba's thread pool is never started; otherwise the
+parallel build (``prange``) runs on as many numba threads as PyTorch uses
+(``torch.get_num_threads()``), set for the call and restored. Float32 and float64 only;
 non-finite inputs never reach these kernels (:func:`indexnet_edu.reassembly.reassemble`
 sends them to its unfold path, which skips zero-weight neighbours).
 """
@@ -55,6 +56,9 @@ _FASTMATH = {"reassoc", "contract"}  # reorder sums (vectorised reductions) and 
 #: Output values per row of the forward's tile (s·block ≤ BLOCK): long enough runs for the
 #: transposed writes to fill whole cache lines; measured best of 8/16/32/64/128 on a 2-core Xeon.
 BLOCK = 32
+#: Multiply-adds (output values × k²) from which a call runs on several threads: 2²² ≈ 4 M,
+#: a few milliseconds of work, well above the cost of waking a thread pool.
+PARALLEL_WORK = 1 << 22
 _CONTRACT = {"contract"}  # fuse multiply-adds only; NaN and inf are honoured under both
 
 
@@ -326,10 +330,12 @@ class _NumbaThreads:
         self.numba.set_num_threads(self.previous)
 
 
-def _kernels_for_this_call(kernel_size: int, scale: int):
-    """(kernels, context manager): the serial build on one PyTorch thread, else the parallel one."""
+def _kernels_for_this_call(kernel_size: int, scale: int, multiply_adds: int):
+    """(kernels, context manager): the parallel build when PyTorch has more than one thread and
+    the call has at least :data:`PARALLEL_WORK` multiply-adds, else the serial one (small calls
+    gain nothing from threads, and never pay for compiling a second build)."""
     threads = torch.get_num_threads()
-    if threads == 1:
+    if threads == 1 or multiply_adds < PARALLEL_WORK:
         return compiled_kernels(kernel_size, scale, False), contextlib.nullcontext()
     return compiled_kernels(kernel_size, scale, True), _NumbaThreads(threads)
 
@@ -359,7 +365,7 @@ def forward(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int
     """
     batch, channels = y.shape[:2]
     out = kernels.new_empty(batch, channels, *kernels.shape[2:])
-    kernels_of, threads = _kernels_for_this_call(kernel_size, scale)
+    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, out.numel() * kernel_size**2)
     with threads:
         features = _padded_channels_last(kernels_of, y, kernel_size, groups, padding)
         kernels_of.forward(features.numpy(), _numpy(kernels), out.numpy(), groups)
@@ -371,7 +377,7 @@ def backward(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, ker
     """(dL/dy B×C×h×w, dL/dkernels B×(G·k²)×(s·h)×(s·w)) from dL/dout B×C×(s·h)×(s·w)."""
     grad_y = torch.empty_like(y, memory_format=torch.contiguous_format)
     grad_kernels = torch.empty_like(kernels, memory_format=torch.contiguous_format)
-    kernels_of, threads = _kernels_for_this_call(kernel_size, scale)
+    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, grad_out.numel() * kernel_size**2)
     with threads:
         features = _padded_channels_last(kernels_of, y, kernel_size, groups, padding)
         grad_features = torch.zeros_like(features)
