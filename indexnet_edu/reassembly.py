@@ -50,6 +50,8 @@ def use_implementation(implementation: str):
         yield
     finally:
         _CHOSEN_IN_BLOCK.reset(token)
+
+
 #: Patch values gathered per step of the fast operator (16 MiB in float32): a few rows at a time.
 _CHUNK_VALUES = 1 << 22
 
