@@ -34,11 +34,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_odd_kernel, check_positive_int
+from .graph_capture import NotScriptable
 from .indexing import indexed_pool
 from .recipes import softmax_index
 
 
-class A2U(nn.Module):
+class A2U(NotScriptable, nn.Module):
     """Second-order kernel generator from the encoder feature.
 
     Args:
@@ -78,7 +79,8 @@ class A2U(nn.Module):
         s, area = self.scale, self.k_up**2
         z = self.logits(x)
         up = F.pixel_shuffle(z[:, :s * s * area], s)  # kernel-entry major, sub-pixel minor (as CARAFE)
-        kernels = torch.softmax(up.to(torch.promote_types(up.dtype, torch.float32)), dim=1)
+        # softmax in at least float32 (half-precision exponentials saturate), kernels in x's dtype
+        kernels = torch.softmax(up.to(torch.promote_types(up.dtype, torch.float32)), dim=1).to(up.dtype)
         pool_index = softmax_index(F.pixel_shuffle(z[:, s * s * area:], s), s)
         return pool_index, kernels
 

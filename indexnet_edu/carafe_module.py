@@ -13,10 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_channels, check_odd_kernel, check_positive_int, check_tensor
+from .graph_capture import NotScriptable
 from .reassembly import carafe
 
 
-class CARAFE(nn.Module):
+class CARAFE(NotScriptable, nn.Module):
     """Content-aware reassembly of features.
 
     Args:

@@ -14,9 +14,10 @@ from einops import rearrange
 from torch import nn
 
 from ._checks import check_channels, check_finite_real, check_positive_int, check_tensor
+from .graph_capture import NotScriptable
 
 
-class DySample(nn.Module):
+class DySample(NotScriptable, nn.Module):
     """Point-sampling upsampler (the "linear projection, static scope" variant).
 
     Args:

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ._checks import check_channels, check_flag, check_odd_kernel, check_positive_int, check_tensor
+from .graph_capture import NotScriptable
 from .reassembly import reassemble
 
 
@@ -61,7 +62,7 @@ def mix(encoder: torch.Tensor, reassembled: torch.Tensor, gate: torch.Tensor) ->
     return gate * encoder + (1 - gate) * reassembled
 
 
-class FADE(nn.Module):
+class FADE(NotScriptable, nn.Module):
     """FADE upsampler: ``forward(encoder, decoder)`` → B×C×(s·h)×(s·w).
 
     Args:

@@ -21,6 +21,7 @@ from einops import rearrange
 from torch import nn
 
 from ._checks import check_channels, check_choice, check_divisible, check_flag, check_positive_int, check_tensor
+from .graph_capture import NotScriptable
 
 DIN_MODES = ("o2o", "m2o")
 SUPPORTED_STRIDES = (2, 4)
@@ -61,7 +62,7 @@ def normalise_index(logits: torch.Tensor, stride: int) -> tuple[torch.Tensor, to
     return (rearrange(enc, shuffle, s1=stride, s2=stride), rearrange(dec, shuffle, s1=stride, s2=stride))
 
 
-class _IndexBlock(nn.Module):
+class _IndexBlock(NotScriptable, nn.Module):
     """Shared input checks and the (logits → enc, dec) step of both block kinds."""
 
     def __init__(self, in_channels: int, stride: int):
@@ -139,7 +140,7 @@ class DepthwiseIndexBlock(_IndexBlock):
         return torch.stack([branch(x) for branch in self.branches], dim=2)  # B×C×s²×h×w
 
 
-class SharedDepthwiseIndexBlock(nn.Module):
+class SharedDepthwiseIndexBlock(NotScriptable, nn.Module):
     """An O2O index function shared by every channel it sees: the basis of modelwise and
     stagewise-shared O2O (the project's reading of the TPAMI taxonomy).
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from einops import reduce
 
 from ._checks import all_finite, check_divisible, check_index_shape, check_positive_int, check_tensor
+from .graph_capture import is_tracing
 
 
 def gated_product(index: torch.Tensor, values: torch.Tensor, source: torch.Tensor | None = None) -> torch.Tensor:
@@ -27,9 +28,10 @@ def gated_product(index: torch.Tensor, values: torch.Tensor, source: torch.Tenso
     Broadcasts like ``*``. Finite inputs take the plain product after one finiteness check of
     ``source`` (default ``values``; IU passes the low-resolution ``y``, s² times smaller); the
     masking only runs when there is a non-finite entry, and its gradient is 0 (not NaN) at the
-    masked pixels.
+    masked pixels. Under ``torch.compile``/``torch.export`` the masked form always runs (it
+    equals the plain product on finite values, and a graph cannot branch on data).
     """
-    if all_finite(values if source is None else source):
+    if not is_tracing() and all_finite(values if source is None else source):
         return index * values
     unread = (index == 0) & ~torch.isfinite(values)
     return index * torch.where(unread, torch.zeros((), dtype=values.dtype, device=values.device), values)

@@ -17,9 +17,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from torch.autograd.function import once_differentiable
 
 from ._checks import all_finite, check_choice, check_odd_kernel, check_positive_int, check_tensor
+from .graph_capture import is_tracing
 from .kernels import numba_cpu, triton_cuda
 from .kernels.layout import channels_first as _channels_first
 from .kernels.layout import channels_last as _channels_last
@@ -100,8 +100,14 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
 
     Returns:
         B×C×(s·h)×(s·w) (empty for an empty batch). Differentiable in ``y`` and ``kernels``
-        (hand-written backwards, once: see :class:`_Reassembly` and :class:`_CompiledReassembly`);
-        none of the implementations builds all k×k patches at once.
+        (hand-written backwards: see :class:`_Reassembly` and :class:`_CompiledReassembly`);
+        none of the implementations builds all k×k patches at once. Twice differentiable too
+        (``create_graph=True``, a gradient penalty): the backward is then recomputed from the
+        unfolded form, which does build the C·k²·s²·h·w patches.
+
+    Under ``torch.compile``, ``torch.export`` (and so ONNX export) or ``torch.jit.trace`` the
+    unfolded form runs whatever ``implementation`` says: it has no data-dependent branch and no
+    call outside PyTorch, so the whole module records as one graph with the same values.
 
     Non-finite ``y``: a neighbour whose weight is exactly 0 is not read, so ±inf/NaN there
     contribute 0 (as in ``F.interpolate``, which never touches a pixel it gives no weight) —
@@ -118,6 +124,8 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
     y, kernels = y.to(dtype), kernels.to(dtype)
+    if is_tracing():  # one branch-free graph of PyTorch operators, exact for non-finite y too
+        return _reassemble_unfolded(pad_for_kernel(y, kernel_size, padding), kernels, kernel_size, scale, groups)
     chosen = choose_implementation(y, kernels, implementation)
     if not all_finite(y):
         return _reassemble_unfolded(pad_for_kernel(y, kernel_size, padding), kernels, kernel_size, scale, groups)
@@ -129,7 +137,8 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
 
 _BACKENDS = {"numba": numba_cpu, "triton": triton_cuda}
 _UNSUPPORTED = {
-    "numba": "the fused CPU kernel needs numba (pip install numba), CPU tensors and float32/float64",
+    "numba": "the fused CPU kernel needs numba (pip install numba) compiling (NUMBA_DISABLE_JIT unset), CPU "
+             "tensors and float32/float64",
     "triton": "the Triton kernel needs triton, CUDA tensors (or TRITON_INTERPRET=1 on the CPU) and a "
               "float16/bfloat16/float32/float64 dtype",
 }
@@ -349,6 +358,17 @@ def _backward(grad_out, padded, kernels, kernel_size, scale, groups, need_featur
     return grad_padded, grad_kernels
 
 
+def _differentiable_backward(grad_out, source, kernels, needs, unfolded_input):
+    """(dL/dsource, dL/dkernels) recorded by autograd, for a backward that is itself
+    differentiated (``create_graph=True``): the vector-Jacobian product of the unfolded form,
+    ``unfolded_input(source)`` giving the padded map, so second derivatives are exact."""
+    wanted = [tensor for tensor, need in zip((source, kernels), needs) if need]
+    with torch.enable_grad():
+        out = unfolded_input(source, kernels)
+        grads = iter(torch.autograd.grad(out, wanted, grad_out, create_graph=True, allow_unused=True))
+    return tuple(next(grads) if need else None for need in needs)
+
+
 class _Reassembly(torch.autograd.Function):
     """Reassembly of an already padded map with a hand-written backward.
 
@@ -366,10 +386,15 @@ class _Reassembly(torch.autograd.Function):
         return _forward(padded, kernels, kernel_size, scale, groups)
 
     @staticmethod
-    @once_differentiable  # the backward is not itself differentiable: say so instead of being wrong
     def backward(ctx, grad_out):
         padded, kernels = ctx.saved_tensors
         need_features, need_kernels = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled() and padded.shape[0]:  # create_graph=True: a differentiable backward
+            kernel_size, scale, groups = ctx.geometry
+            grads = _differentiable_backward(
+                grad_out, padded, kernels, (need_features, need_kernels),
+                lambda p, w: _reassemble_unfolded(p, w, kernel_size, scale, groups))
+            return (*grads, None, None, None)
         if padded.shape[0] == 0:
             return (torch.zeros_like(padded) if need_features else None,
                     torch.zeros_like(kernels) if need_kernels else None, None, None, None)
@@ -395,10 +420,16 @@ class _CompiledReassembly(torch.autograd.Function):
         return _BACKENDS[implementation].forward(y, kernels, kernel_size, scale, groups, padding)
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_out):
         y, kernels = ctx.saved_tensors
         need_y, need_kernels = ctx.needs_input_grad[:2]
+        if torch.is_grad_enabled() and y.shape[0]:  # create_graph=True: a differentiable backward
+            kernel_size, scale, groups, padding = ctx.geometry
+            grads = _differentiable_backward(
+                grad_out, y, kernels, (need_y, need_kernels),
+                lambda y, w: _reassemble_unfolded(pad_for_kernel(y, kernel_size, padding), w, kernel_size, scale,
+                                                  groups))
+            return (*grads, None, None, None, None, None)
         if y.shape[0] == 0:
             grad_y, grad_kernels = torch.zeros_like(y), torch.zeros_like(kernels)
         else:

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import check_channels, check_divisible, check_positive_int, check_tensor
+from .graph_capture import NotScriptable
 from .a2u import A2U
 from .carafe_module import CARAFE
 from .dysample import DySample
@@ -29,7 +30,7 @@ from .indexing import indexed_pool, indexed_upsample
 from .recipes import max_index
 
 
-class Resampler(nn.Module):
+class Resampler(NotScriptable, nn.Module):
     """Base class: max-pool down, subclass-defined up."""
 
     def __init__(self, channels: int, stride: int = 2):

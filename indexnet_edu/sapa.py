@@ -33,6 +33,7 @@ from einops import rearrange
 from torch import nn
 
 from ._checks import check_choice, check_odd_kernel, check_positive_int
+from .graph_capture import NotScriptable
 from .fade import check_guide
 from .reassembly import reassemble
 
@@ -50,16 +51,18 @@ def neighbour_similarity(queries: torch.Tensor, keys: torch.Tensor, kernel_size:
     queries: B×d×(s·h)×(s·w); keys: B×d×h×w (zero outside the map). Returns B×k²×(s·h)×(s·w) in
     the reassembly kernels' channel order. Memory: one k² similarity per output pixel.
     """
-    radius = kernel_size // 2
-    height, width = keys.shape[-2:]
+    batch, channels, height, width = keys.shape
     scale = queries.shape[-2] // height
-    windows = F.pad(keys, (radius,) * 4).unfold(2, kernel_size, 1).unfold(3, kernel_size, 1)  # B×d×h×w×k×k
+    # im2col (F.unfold) rather than Tensor.unfold twice: Inductor (torch 2.13, CPU) miscompiles the
+    # backward of the double unfold into out-of-bounds writes.
+    windows = F.unfold(keys, kernel_size, padding=kernel_size // 2).view(batch, channels, kernel_size**2, height,
+                                                                        width)  # B×d×k²×h×w
     grouped = rearrange(queries, "b c (h i) (w j) -> b c h i w j", i=scale, j=scale)
-    sim = torch.einsum("bchiwj,bchwyx->byxhiwj", grouped, windows.to(grouped.dtype))
-    return rearrange(sim, "b y x h i w j -> b (y x) (h i) (w j)")
+    sim = torch.einsum("bchiwj,bckhw->bkhiwj", grouped, windows.to(grouped.dtype))
+    return rearrange(sim, "b k h i w j -> b k (h i) (w j)")
 
 
-class SAPA(nn.Module):
+class SAPA(NotScriptable, nn.Module):
     """SAPA upsampler: ``forward(encoder, decoder)`` → B×C×(s·h)×(s·w).
 
     Args:
@@ -98,9 +101,10 @@ class SAPA(nn.Module):
         return neighbour_similarity(queries, keys, self.k_up)
 
     def kernels(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
-        """Softmax of :meth:`similarities` over the k² neighbours (each kernel sums to 1)."""
+        """Softmax of :meth:`similarities` over the k² neighbours (each kernel sums to 1), computed
+        in at least float32 and returned in the decoder's dtype."""
         sim = self.similarities(encoder, decoder)
-        return torch.softmax(sim.to(torch.promote_types(sim.dtype, torch.float32)), dim=1)
+        return torch.softmax(sim.to(torch.promote_types(sim.dtype, torch.float32)), dim=1).to(decoder.dtype)
 
     def forward(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         return reassemble(decoder, self.kernels(encoder, decoder), self.k_up, self.scale)

@@ -28,7 +28,9 @@ loop over channels is innermost and vectorised, and the weights are plain local 
 that stay in registers. :func:`kernel_source` writes that text; it is saved in the user cache
 (``~/.cache/indexnet_edu/numba``, or ``$INDEXNET_EDU_CACHE``) so numba caches the machine code
 beside it: the first call for a (k, s, dtype) compiles for a few seconds, later processes load
-it. Without a private cache folder the source is compiled in memory, in every process.
+it. Without a private cache folder the source is compiled in memory, in every process; should
+numba's cache fail (a full disk, a read-only folder, a corrupt file), the kernels are compiled
+in memory for the rest of the process, with one ``RuntimeWarning`` saying so.
 
 Threads: with one PyTorch thread, or for a small call (under :data:`PARALLEL_WORK`
 multiply-adds), the serial build runs and numba's thread pool is never started; otherwise the
@@ -43,8 +45,11 @@ import contextlib
 import functools
 import hashlib
 import importlib.util
+import pickle
 import sys
+import traceback
 import types
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -64,12 +69,14 @@ _CONTRACT = {"contract"}  # fuse multiply-adds only; NaN and inf are honoured un
 
 @functools.lru_cache(maxsize=1)
 def numba_available() -> bool:
-    """True when numba can be imported (it is an optional dependency: ``pip install numba``)."""
+    """True when numba can be imported (it is an optional dependency: ``pip install numba``) and
+    compiles: with ``NUMBA_DISABLE_JIT=1`` its functions run as plain Python, hundreds of times
+    slower than the PyTorch operator, so the kernels count as unavailable."""
     try:
-        import numba  # noqa: F401
+        import numba
     except ImportError:
         return False
-    return True
+    return not numba.config.DISABLE_JIT
 
 
 # --- the generated source -------------------------------------------------------------------
@@ -265,6 +272,38 @@ def _sum(terms) -> str:
     return " + ".join(terms)
 
 
+# --- the on-disk cache, and compiling in memory when it cannot be used ---------------------
+
+#: Errors numba's on-disk cache raises when it cannot be used: a full disk or a read-only folder
+#: (OSError while saving; RuntimeError "cannot cache function ... no locator available" when it
+#: is decorated), a truncated or corrupt index (EOFError, pickle's errors).
+_CACHE_ERRORS = (OSError, RuntimeError, EOFError, pickle.UnpicklingError)
+_memory_only = False  # set for the rest of the process once the on-disk cache failed
+
+
+def _raised_by_cache(error: BaseException) -> bool:
+    """Whether ``error`` came out of numba's caching code (not, say, a typing error)."""
+    return isinstance(error, _CACHE_ERRORS) and any(
+        frame.filename.replace("\\", "/").endswith("numba/core/caching.py")
+        for frame in traceback.extract_tb(error.__traceback__))
+
+
+def _give_up_disk_cache(error: BaseException) -> None:
+    """From now on compile in memory; warn once (the only cost is a few seconds per kernel shape)."""
+    global _memory_only
+    if _memory_only:
+        return
+    _memory_only = True
+    compiled_kernels.cache_clear()
+    from ..cache import cache_root
+
+    warnings.warn(f"indexnet_edu: numba's kernel cache under {cache_root() / 'numba'} cannot be used "
+                  f"({type(error).__name__}: {error}); the reassembly kernels are compiled in memory for the "
+                  "rest of this process (a few seconds for each new kernel size and scale; deleting that folder "
+                  "rebuilds the cache)",
+                  RuntimeWarning, stacklevel=2)
+
+
 def _load_module(source: str, name: str):
     """Import ``source`` from a file in the user cache (so numba may cache its machine code);
     where no private cache folder can be had, from memory (compiled afresh in every process).
@@ -273,6 +312,8 @@ def _load_module(source: str, name: str):
     from ..checkpoint import atomic_write_text
 
     try:
+        if _memory_only:
+            raise OSError("the on-disk cache failed earlier in this process")
         path = user_cache_dir("numba") / f"{name}.py"
         if not path.exists() or path.read_text() != source:
             atomic_write_text(source, path)
@@ -307,10 +348,22 @@ def compiled_kernels(kernel_size: int, scale: int, parallel: bool) -> Kernels:
     # function from a serial one, so sharing a file would hand one build the other's code.
     build = "parallel" if parallel else "serial"
     module, on_disk = _load_module(source, f"indexnet_edu_reassembly_k{kernel_size}_s{scale}_{digest}_{build}")
-    reduce = dict(fastmath=_FASTMATH, boundscheck=False, parallel=parallel, cache=on_disk)
-    exact = dict(reduce, fastmath=_CONTRACT)  # keep the written order of sums: independent chains
-    return Kernels(njit(**exact)(module.pad_channels_last), njit(**exact)(module.forward),
-                   njit(**reduce)(module.backward), njit(**exact)(module.fold_channels_first))
+
+    def build_all(cache: bool) -> Kernels:
+        reduce = dict(fastmath=_FASTMATH, boundscheck=False, parallel=parallel, cache=cache)
+        exact = dict(reduce, fastmath=_CONTRACT)  # keep the written order of sums: independent chains
+        return Kernels(njit(**exact)(module.pad_channels_last), njit(**exact)(module.forward),
+                       njit(**reduce)(module.backward), njit(**exact)(module.fold_channels_first))
+
+    if not on_disk:
+        return build_all(False)
+    try:
+        return build_all(True)
+    except _CACHE_ERRORS as error:  # e.g. a read-only cache folder: numba finds no place to cache
+        if not _raised_by_cache(error):
+            raise
+        _give_up_disk_cache(error)
+        return build_all(False)
 
 
 class _NumbaThreads:
@@ -340,6 +393,23 @@ def _kernels_for_this_call(kernel_size: int, scale: int, multiply_adds: int):
     return compiled_kernels(kernel_size, scale, True), _NumbaThreads(threads)
 
 
+def _run(kernel_size: int, scale: int, multiply_adds: int, passes):
+    """``passes(kernels)`` with the build :func:`_kernels_for_this_call` picks. Should numba's
+    on-disk cache fail while the kernels compile or load (a full disk, a corrupt file), the
+    passes run again on kernels compiled in memory; ``passes`` must allocate its own outputs."""
+    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, multiply_adds)
+    try:
+        with threads:
+            return passes(kernels_of)
+    except _CACHE_ERRORS as error:
+        if _memory_only or not _raised_by_cache(error):
+            raise
+        _give_up_disk_cache(error)
+    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, multiply_adds)
+    with threads:
+        return passes(kernels_of)
+
+
 def _numpy(tensor: torch.Tensor):
     return tensor.detach().contiguous().numpy()
 
@@ -365,11 +435,13 @@ def forward(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int
     """
     batch, channels = y.shape[:2]
     out = kernels.new_empty(batch, channels, *kernels.shape[2:])
-    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, out.numel() * kernel_size**2)
-    with threads:
+
+    def passes(kernels_of):
         features = _padded_channels_last(kernels_of, y, kernel_size, groups, padding)
         kernels_of.forward(features.numpy(), _numpy(kernels), out.numpy(), groups)
-    return out
+        return out
+
+    return _run(kernel_size, scale, out.numel() * kernel_size**2, passes)
 
 
 def backward(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int,
@@ -377,15 +449,17 @@ def backward(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, ker
     """(dL/dy B×C×h×w, dL/dkernels B×(G·k²)×(s·h)×(s·w)) from dL/dout B×C×(s·h)×(s·w)."""
     grad_y = torch.empty_like(y, memory_format=torch.contiguous_format)
     grad_kernels = torch.empty_like(kernels, memory_format=torch.contiguous_format)
-    kernels_of, threads = _kernels_for_this_call(kernel_size, scale, grad_out.numel() * kernel_size**2)
-    with threads:
+
+    def passes(kernels_of):
         features = _padded_channels_last(kernels_of, y, kernel_size, groups, padding)
-        grad_features = torch.zeros_like(features)
+        grad_features = torch.zeros_like(features)  # accumulated into: fresh on every attempt
         zero = features.new_zeros(()).numpy()[()]  # a NumPy scalar of the features' dtype
         kernels_of.backward(features.numpy(), _numpy(kernels), _numpy(grad_out), grad_features.numpy(),
                             grad_kernels.numpy(), groups, zero)
         kernels_of.fold_channels_first(grad_features.numpy(), grad_y.numpy(), groups, padding == "replicate")
-    return grad_y, grad_kernels
+        return grad_y, grad_kernels
+
+    return _run(kernel_size, scale, grad_out.numel() * kernel_size**2, passes)
 
 
 __all__ = ["DTYPES", "Kernels", "numba_available", "kernel_source", "compiled_kernels", "supports", "forward",

@@ -1,0 +1,131 @@
+"""Every upsampler of the registry inside a user's model: ``torch.compile(fullgraph=True)``,
+``torch.export`` and ONNX export record it as one graph with the eager values (finite and
+non-finite inputs alike); TorchScript is refused with a message that names the alternatives."""
+from __future__ import annotations
+
+import importlib.util
+import warnings
+
+import pytest
+import torch
+
+from indexnet_edu.registry import available_upsamplers, create_upsampler
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+class DownUp(torch.nn.Module):
+    """A stage as a user's model holds it: down, then up with what down passed on."""
+
+    def __init__(self, name: str, channels: int = 8):
+        super().__init__()
+        self.pair = create_upsampler(name, channels)
+
+    def forward(self, x):
+        pooled, state = self.pair.down(x)
+        return self.pair.up(pooled, state)
+
+
+def model_and_input(name: str, dtype=torch.float64, seed: int = 0):
+    torch.manual_seed(seed)
+    model = DownUp(name).to(dtype).eval()
+    return model, torch.randn(2, 8, 8, 8, dtype=dtype)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", available_upsamplers())
+def test_compiles_with_fullgraph_to_the_eager_values_and_gradients(name):
+    torch._dynamo.reset()
+    model, x = model_and_input(name)
+    x.requires_grad_(True)
+    # aot_eager: Dynamo's full graph and AOTAutograd's forward+backward graphs, without paying
+    # for Inductor's C++ compiles per module (benchmarks/compile_vs_eager.py runs Inductor).
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    out = compiled(x)
+    expected = model(x)
+    torch.testing.assert_close(out, expected, rtol=1e-10, atol=1e-12)
+    grads = torch.autograd.grad(out.square().sum(), [x, *model.parameters()], allow_unused=True)
+    eager = torch.autograd.grad(expected.square().sum(), [x, *model.parameters()], allow_unused=True)
+    for got, want in zip(grads, eager):
+        assert (got is None) == (want is None)
+        if got is not None:
+            torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", available_upsamplers())
+def test_torch_export_records_the_eager_values_on_finite_and_non_finite_inputs(name):
+    model, x = model_and_input(name)
+    program = torch.export.export(model, (x,))
+    torch.testing.assert_close(program.module()(x), model(x), rtol=1e-10, atol=1e-12)
+    spiked = x.clone()
+    spiked[0, 0, 1, 1], spiked[1, 3, 4, 5] = float("inf"), float("nan")  # one graph for both branches
+    torch.testing.assert_close(program.module()(spiked), model(spiked), rtol=1e-10, atol=1e-12, equal_nan=True)
+
+
+needs_onnx = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ("onnx", "onnxscript", "onnxruntime")),
+    reason="ONNX export needs onnx and onnxscript, and its check onnxruntime (the dev extra installs them)")
+
+
+@needs_onnx
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["max_unpool", "carafe", "dysample", "hin", "din_m2o_nl_ctx", "a2u", "fade",
+                                  "sapa", "sapa_inner"])
+def test_onnx_export_runs_in_onnxruntime_with_the_eager_values(name):
+    import onnxruntime
+
+    model, x = model_and_input(name, dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (x,), dynamo=True, verbose=False)
+    session = onnxruntime.InferenceSession(program.model_proto.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+    torch.testing.assert_close(torch.from_numpy(got), model(x).detach(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["carafe", "fade", "sapa", "hin", "bilinear"])
+def test_torchscript_is_refused_with_the_alternatives_named(name):
+    model, _ = model_and_input(name, dtype=torch.float32)
+    for target in (model, model.pair):  # the user's model holding the stage, and the stage itself
+        with pytest.raises(TypeError, match=r"TorchScript.*torch\.compile.*torch\.export"):
+            torch.jit.script(target)
+
+
+def test_eager_mode_still_takes_the_fast_paths(monkeypatch):
+    # The branch-free forms are for graph capture only: eager calls keep the compiled kernels.
+    from indexnet_edu import reassembly
+
+    taken = []
+    monkeypatch.setattr(reassembly, "_reassemble_unfolded", lambda *a: taken.append(a) or None)
+    model, x = model_and_input("carafe", dtype=torch.float32)
+    model(x)
+    assert taken == []
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("name", available_upsamplers())
+def test_every_upsampler_keeps_the_dtype_of_its_module_and_input(name, dtype):
+    # Half-precision kernels are normalised in float32 inside (softmax), but what a stage hands
+    # on is in the model's dtype, as PyTorch's own layers do.
+    model, x = model_and_input(name, dtype=dtype)
+    pooled, state = model.pair.down(x)
+    assert pooled.dtype == dtype
+    out = model.pair.up(pooled, state)
+    assert out.dtype == dtype and torch.isfinite(out).all()
+
+
+@pytest.mark.slow
+def test_sapa_trains_under_inductor_with_the_eager_gradients():
+    # Inductor (torch 2.13, CPU) once turned the backward of a double Tensor.unfold in SAPA's
+    # similarity into out-of-bounds writes (a heap crash); the im2col form compiles cleanly.
+    torch._dynamo.reset()
+    model, x = model_and_input("sapa", dtype=torch.float32)
+    x.requires_grad_(True)
+    compiled = torch.compile(model, fullgraph=True)
+    for _ in range(2):
+        got = torch.autograd.grad(compiled(x).square().sum(), [x, *model.parameters()])
+    want = torch.autograd.grad(model(x).square().sum(), [x, *model.parameters()])
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
