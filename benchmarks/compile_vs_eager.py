@@ -12,7 +12,6 @@ excluded; compile time reported separately). Writes benchmarks/results/compile_v
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time

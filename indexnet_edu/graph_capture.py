@@ -4,8 +4,10 @@
 Two eager fast paths branch on the data: reassembly and indexed upsampling first check that the
 input is finite (a non-finite map takes a careful path that does not read zero-weight
 neighbours). A captured graph cannot branch on values, so while a graph is being recorded
-(:func:`is_tracing`) they take their branch-free forms, exact on finite and non-finite inputs
-alike. TorchScript cannot compile the modules (they check their arguments in plain Python and
+(:func:`is_tracing`) they take branch-free forms, exact on finite and non-finite inputs alike:
+under ``torch.compile`` reassembly is one custom operator that runs the fast kernels
+(:mod:`indexnet_edu.reassembly_op`); for an exported program (:func:`is_exporting`) it is the
+unfolded formula in standard operators. TorchScript cannot compile the modules (they check their arguments in plain Python and
 call into numba): :class:`NotScriptable` makes ``torch.jit.script`` say so and name the
 alternatives, instead of failing deep inside the script compiler.
 """
@@ -25,6 +27,14 @@ def is_tracing() -> bool:
     return bool(torch.jit.is_tracing())
 
 
+def is_exporting() -> bool:
+    """True while ``torch.export`` (or ``torch.jit.trace``) records a program meant to run
+    without this package: it must hold standard operators only. (On a PyTorch without
+    ``torch.compiler.is_exporting``, False.)"""
+    check = getattr(getattr(torch, "compiler", None), "is_exporting", None)
+    return bool(torch.jit.is_tracing()) or (check is not None and check())
+
+
 class NotScriptable:
     """Mixin for ``nn.Module``\\ s: ``torch.jit.script`` of the module, or of any model holding
     it, raises a ``TypeError`` that names the module and the supported ways to capture it."""
@@ -37,4 +47,4 @@ class NotScriptable:
             "all three record the same values as eager mode.")
 
 
-__all__ = ["is_tracing", "NotScriptable"]
+__all__ = ["is_tracing", "is_exporting", "NotScriptable"]

@@ -19,10 +19,12 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from ._checks import all_finite, check_choice, check_odd_kernel, check_positive_int, check_tensor
-from .graph_capture import is_tracing
+from . import reassembly_op
+from .graph_capture import is_exporting, is_tracing
 from .kernels import numba_cpu, triton_cuda
 from .kernels.layout import channels_first as _channels_first
 from .kernels.layout import channels_last as _channels_last
+from .kernels.layout import fold_padding_gradient
 from .kernels.layout import pad_for_kernel  # noqa: F401  (public here: the widgets and the naive baseline use it)
 
 PADDINGS = ("zeros", "replicate")
@@ -105,9 +107,11 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         (``create_graph=True``, a gradient penalty): the backward is then recomputed from the
         unfolded form, which does build the C·k²·s²·h·w patches.
 
-    Under ``torch.compile``, ``torch.export`` (and so ONNX export) or ``torch.jit.trace`` the
-    unfolded form runs whatever ``implementation`` says: it has no data-dependent branch and no
-    call outside PyTorch, so the whole module records as one graph with the same values.
+    Under ``torch.compile`` the call is one custom operator (:mod:`indexnet_edu.reassembly_op`)
+    that runs the kernels above, forward and backward. Under ``torch.export`` (and so ONNX
+    export) or ``torch.jit.trace`` the unfolded form is recorded whatever ``implementation``
+    says: it has no data-dependent branch and no call outside PyTorch, so the exported graph
+    holds standard operators only and gives the same values.
 
     Non-finite ``y``: a neighbour whose weight is exactly 0 is not read, so ±inf/NaN there
     contribute 0 (as in ``F.interpolate``, which never touches a pixel it gives no weight) —
@@ -124,7 +128,10 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
     kernel_size, scale, groups = check_reassembly_args(y, kernels, kernel_size, scale, groups, padding)
     dtype = torch.promote_types(y.dtype, kernels.dtype)
     y, kernels = y.to(dtype), kernels.to(dtype)
-    if is_tracing():  # one branch-free graph of PyTorch operators, exact for non-finite y too
+    if is_tracing():
+        if reassembly_op.AVAILABLE and not is_exporting():  # torch.compile: one opaque node, the fast kernels
+            return reassembly_op.reassemble_op(y, kernels, kernel_size, scale, groups, padding, implementation)
+        # export, jit.trace: one branch-free graph of standard operators, exact for non-finite y too
         return _reassemble_unfolded(pad_for_kernel(y, kernel_size, padding), kernels, kernel_size, scale, groups)
     chosen = choose_implementation(y, kernels, implementation)
     if not all_finite(y):
@@ -133,6 +140,28 @@ def reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: 
         return _CompiledReassembly.apply(y, kernels, kernel_size, scale, groups, padding, chosen)
     padded = pad_for_kernel(y, kernel_size, padding)  # autograd folds the padding back
     return _Reassembly.apply(padded, kernels, kernel_size, scale, groups)
+
+
+def reassembly_gradients(grad_out: torch.Tensor, y: torch.Tensor, kernels: torch.Tensor, kernel_size: int,
+                         scale: int, groups: int, padding: str, implementation: str | None = None):
+    """(dL/dy, dL/dkernels) of :func:`reassemble` for the upstream gradient ``grad_out``
+    B×C×(s·h)×(s·w), by the backward of the implementation the forward would take (arguments
+    already checked; y and kernels of one dtype). Used by the compiled graph's backward node."""
+    grad_out = grad_out.contiguous()
+    if y.shape[0] == 0:
+        return torch.zeros_like(y), torch.zeros_like(kernels)
+    chosen = choose_implementation(y, kernels, implementation)
+    if not all_finite(y):  # the unfolded path, differentiated by autograd
+        with torch.enable_grad():
+            leaves = y.detach().requires_grad_(), kernels.detach().requires_grad_()
+            out = _reassemble_unfolded(pad_for_kernel(leaves[0], kernel_size, padding), leaves[1], kernel_size,
+                                       scale, groups)
+            return torch.autograd.grad(out, leaves, grad_out)
+    if chosen in _BACKENDS:
+        return _BACKENDS[chosen].backward(grad_out, y, kernels, kernel_size, scale, groups, padding)
+    grad_padded, grad_kernels = _backward(grad_out, pad_for_kernel(y, kernel_size, padding), kernels, kernel_size,
+                                          scale, groups, True, True)
+    return fold_padding_gradient(grad_padded, kernel_size // 2, padding), grad_kernels
 
 
 _BACKENDS = {"numba": numba_cpu, "triton": triton_cuda}

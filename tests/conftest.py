@@ -4,7 +4,9 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -51,6 +53,13 @@ def rng():
 #: generated and compiled numba kernel (2–8 s to compile the first time), so the property tests
 #: share this set with the parametrised ones instead of drawing every k × s combination.
 GEOMETRIES = ((1, 2), (3, 2), (5, 2), (1, 3), (3, 4), (5, 4), (3, 1))
+
+
+def run_python(code: str, env_extra: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``code`` (dedented) in a fresh interpreter on this checkout, from the repository root."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=timeout)
 
 
 def numba_importable() -> bool:

@@ -129,3 +129,52 @@ def test_sapa_trains_under_inductor_with_the_eager_gradients():
     want = torch.autograd.grad(model(x).square().sum(), [x, *model.parameters()])
     for g, w in zip(got, want):
         torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-4)
+
+
+def test_the_compiled_graph_calls_the_reassembly_operator_and_the_exported_one_standard_operators():
+    from torch._dynamo.testing import EagerAndRecordGraphs
+
+    torch._dynamo.reset()
+    model, x = model_and_input("carafe", dtype=torch.float32)
+    recorder = EagerAndRecordGraphs()
+    torch.compile(model, fullgraph=True, backend=recorder)(x)
+    assert "indexnet_edu.reassemble" in str(recorder.graphs[0].code)  # the fused kernels run inside
+    exported = torch.export.export(model, (x,))
+    assert "indexnet_edu" not in str(exported.graph)  # runs where this package is not installed
+
+
+@pytest.mark.parametrize("padding", ["zeros", "replicate"])
+def test_the_reassembly_operator_passes_torch_library_opcheck(implementation, padding):
+    from indexnet_edu import reassembly_op
+
+    if not reassembly_op.AVAILABLE:
+        pytest.skip("torch.library.custom_op needs PyTorch >= 2.4")
+    generator = torch.Generator().manual_seed(0)
+    y = torch.randn(2, 4, 3, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    kernels = torch.rand(2, 2 * 9, 6, 10, generator=generator, dtype=torch.float64, requires_grad=True)
+    torch.library.opcheck(reassembly_op.reassemble_op, (y, kernels, 3, 2, 2, padding, implementation))
+
+
+@pytest.mark.parametrize("spike", [False, True])
+def test_reassembly_gradients_equal_autograds(implementation, spike):
+    from indexnet_edu.bench.naive import naive_reassemble
+    from indexnet_edu.reassembly import reassemble, reassembly_gradients
+
+    generator = torch.Generator().manual_seed(1)
+    y = torch.randn(2, 4, 3, 5, generator=generator, dtype=torch.float64, requires_grad=True)
+    kernels = torch.rand(2, 2 * 9, 6, 10, generator=generator, dtype=torch.float64, requires_grad=True)
+    if spike:  # a non-finite input where every kernel gives it zero weight
+        with torch.no_grad():
+            y[0, 0, 0, 0] = float("inf")
+            kernels[0, :9].zero_()
+    grad_out = torch.randn(2, 4, 6, 10, generator=generator, dtype=torch.float64)
+    for padding in ("zeros", "replicate"):
+        got = reassembly_gradients(grad_out, y.detach(), kernels.detach(), 3, 2, 2, padding, implementation)
+        eager = reassemble(y, kernels, 3, 2, 2, padding, implementation)  # the eager backward
+        want = torch.autograd.grad(eager, (y, kernels), grad_out)
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, equal_nan=True)
+        if not spike:  # and the formula's
+            naive = torch.autograd.grad(naive_reassemble(y, kernels, 3, 2, 2, padding), (y, kernels), grad_out)
+            for g, w in zip(got, naive):
+                torch.testing.assert_close(g, w)

@@ -13,7 +13,7 @@ import importlib.util
 
 import pytest
 
-from test_reassembly_kernels import run_python
+from conftest import run_python
 
 needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
                                  reason="numba is not installed (pip install numba): the fused CPU kernel is optional")

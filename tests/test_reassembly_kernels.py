@@ -15,7 +15,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import MMCV_REFERENCE, REPO, numba_importable
+from conftest import MMCV_REFERENCE, REPO, numba_importable, run_python
 from indexnet_edu.bench.naive import naive_reassemble
 from indexnet_edu.reassembly import IMPLEMENTATION_ENV, choose_implementation, reassemble
 
@@ -29,12 +29,6 @@ def case(seed=0, batch=2, channels=8, height=5, width=6, kernel_size=3, scale=2,
     kernels = torch.rand(batch, groups * kernel_size**2, scale * height, scale * width, generator=generator,
                          dtype=dtype)
     return y, kernels
-
-
-def run_python(code: str, env_extra: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          env=env, cwd=REPO, timeout=timeout)
 
 
 # --- which implementation runs ------------------------------------------------------------------
