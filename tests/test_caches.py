@@ -1,4 +1,5 @@
 """Caches are per user, private and validated; results files follow the umask (issue 11, kind 8)."""
+import errno
 import os
 import stat
 import tempfile
@@ -165,3 +166,33 @@ def test_results_files_follow_a_stricter_umask_too(tmp_path):
 def test_the_data_cache_folder_is_readable_by_collaborators(tmp_path, umask_022):
     path = make_dataset("reconstruction", n=2, size=16, cache=False, cache_dir=tmp_path).materialize().cache_path()
     assert mode(path) == 0o755 and mode(path / "image.npy") == 0o644
+
+
+@pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EROFS])
+def test_a_data_cache_that_cannot_be_written_leaves_the_dataset_in_memory(tmp_path, monkeypatch, failure):
+    # A full disk or a read-only folder: np.save fails part-way. The samples are all generated,
+    # so the run goes on from memory, says so once, and leaves no half-written folder behind.
+    def refuse(file, *args, **kwargs):
+        raise OSError(failure, os.strerror(failure), str(file))
+
+    monkeypatch.setattr(np, "save", refuse)
+    dataset = reload(tmp_path)
+    with pytest.warns(RuntimeWarning, match=f"could not be written.*{os.strerror(failure)}.*in memory only"):
+        dataset.materialize()
+    expected = make_dataset("matting", n=3, size=16, cache=False)
+    for key in SAMPLE_LAYOUT["matting"]:
+        assert np.array_equal(dataset[2][key].numpy(), expected[2][key].numpy())
+    assert not any(tmp_path.iterdir()), "a failed write left files in the cache folder"
+
+
+def test_an_uncreatable_lesson_cache_falls_back_to_a_private_temporary_folder(tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache root should be")
+    monkeypatch.setenv(cache.CACHE_ENV, str(blocker / "cache"))  # mkdir fails: NotADirectoryError
+    monkeypatch.setattr("indexnet_edu.lessons.training_views._TEMPORARY_RESULTS", {})
+    with pytest.warns(RuntimeWarning, match="lesson cache cannot be created.*not kept for later") as said:
+        first = lesson_results_dir(7)
+    assert len(said) == 1
+    assert first.is_dir() and mode(first) == 0o700
+    assert lesson_results_dir(7) == first  # the same folder for the rest of the session, said once
+    first.rmdir()

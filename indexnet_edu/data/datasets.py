@@ -177,7 +177,8 @@ class SyntheticDataset(Dataset):
         With a ``cache_dir`` the arrays are loaded from (or saved to) disk, memory-mapped. A
         cached folder is validated first (every array present, readable, of the expected
         shape, dtype and first sample, finite); a damaged one is regenerated with a warning
-        naming what was wrong.
+        naming what was wrong. A cache that cannot be written (a full disk, a read-only
+        folder) leaves the dataset in memory, with a warning.
         """
         if self._stacked is not None:
             return self
@@ -192,11 +193,15 @@ class SyntheticDataset(Dataset):
         for index in tqdm(missing, desc=f"{self.task}/{self.split}", disable=not progress or not missing):
             self.arrays(index)
         if path is not None:
-            self._save(path)
-            problem = self._load(path)
-            if problem is not None:
-                raise ValueError(f"the data cache {path} could not be written correctly ({problem}); "
-                                 f"delete {path} or point {CACHE_ENV} at another folder")
+            try:
+                self._save(path)
+                problem = self._load(path)
+            except OSError as error:  # a full disk, a read-only folder
+                problem = f"{type(error).__name__}: {error}"
+            if problem is not None:  # the samples are all in memory: go on with them, and say so
+                warnings.warn(f"the data cache {path} could not be written ({problem}); this dataset stays in "
+                              f"memory only (free space there, or point {CACHE_ENV} at another folder)",
+                              RuntimeWarning, stacklevel=2)
         return self
 
     def _save(self, path: Path) -> None:

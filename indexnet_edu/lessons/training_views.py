@@ -5,6 +5,8 @@ plain data, so the notebooks stay prose plus short calls.
 """
 from __future__ import annotations
 
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +23,29 @@ def lesson_results_dir(steps: int) -> Path:
 
     It lives in the per-user cache (:func:`indexnet_edu.cache.user_cache_dir`: mode 0700,
     ``$INDEXNET_EDU_CACHE`` overrides the location), never in a shared temp folder; a cache
-    folder another user could tamper with is refused (UnsafeCacheError).
+    folder another user could tamper with is refused (UnsafeCacheError). Where the cache
+    cannot be created at all (a read-only home, a full disk), a private temporary folder is
+    used for this process instead, with a warning: the runs are then not kept for later.
     """
-    from ..cache import user_cache_dir
+    from ..cache import UnsafeCacheError, user_cache_dir
     from .env import package_digest
 
-    return user_cache_dir("lessons", package_digest(str(steps)))
+    digest = package_digest(str(steps))
+    try:
+        return user_cache_dir("lessons", digest)
+    except UnsafeCacheError:
+        raise
+    except OSError as error:
+        if digest not in _TEMPORARY_RESULTS:
+            _TEMPORARY_RESULTS[digest] = Path(tempfile.mkdtemp(prefix=f"indexnet_edu-lessons-{digest}-"))
+            warnings.warn(f"the lesson cache cannot be created ({type(error).__name__}: {error}); this session's "
+                          f"runs go to {_TEMPORARY_RESULTS[digest]} and are not kept for later sessions "
+                          "(set INDEXNET_EDU_CACHE to a writable folder of yours to keep them)", RuntimeWarning,
+                          stacklevel=2)
+        return _TEMPORARY_RESULTS[digest]
+
+
+_TEMPORARY_RESULTS: dict[str, Path] = {}  # per process, when the user cache cannot be created
 
 
 def stack_samples(dataset, indices=None) -> dict:
