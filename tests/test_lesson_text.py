@@ -41,3 +41,21 @@ def test_fade_numbers_are_credited_to_fade(notebook):
     for text in _markdown(notebook.stem):
         if "34.28" in text or "42.82" in text:
             assert "FADE" in text and "ECCV 2022" in text, notebook.name
+
+
+@pytest.mark.parametrize("notebook", LESSONS, ids=lambda path: getattr(path, "stem", None))
+def test_display_maths_stands_in_its_own_paragraph(notebook):
+    # A `$$…$$` line glued to the prose above or below it is one paragraph to the book's
+    # Markdown parser (myst), which then reads the prose as part of the formula; Jupyter does not.
+    glued = []
+    for cell in _markdown(notebook.stem):
+        lines = cell.split("\n")
+        for i, line in enumerate(lines):
+            if not line.strip().startswith("$$"):
+                continue
+            before = lines[i - 1].strip() if i > 0 else ""
+            closes = line.strip().endswith("$$") and len(line.strip()) > 2
+            after = lines[i + 1].strip() if closes and i + 1 < len(lines) else ""
+            if before or after:
+                glued.append(line.strip()[:60])
+    assert not glued, f"display maths without a blank line around it: {glued}"
