@@ -2,12 +2,13 @@
 headless Chromium opens every page: each renders, shows its figures, and holds no error output.
 
 The pages are served by a ``http.server`` on 127.0.0.1 (a free port, stopped by the fixture). Every
-request to another host (the widget manager's CDN, the badges' images) is refused by the browser,
-so the test needs no network: what it checks is what a reader sees from the book's own files.
+request to another host is refused by the browser, as if the reader were offline: every image
+must still load and every formula be typeset (MathJax is served with the pages).
 """
 from __future__ import annotations
 
 import functools
+import json
 import http.server
 import re
 import threading
@@ -59,9 +60,24 @@ def page(browser_page, book):
 
 
 IMAGES = """() => [...document.querySelectorAll('article img')]
-    .filter(img => !/^https?:/.test(img.getAttribute('src')) || img.src.startsWith(location.origin))
     .map(img => ({src: img.getAttribute('src'), loaded: img.complete && img.naturalWidth > 0,
                   output: !!img.closest('.cell_output')}))"""
+
+# Resolves once MathJax (served from the book's own _static) has typeset the page.
+MATHJAX_DONE = """() => new Promise((resolve, reject) => {
+    const start = Date.now();
+    (function wait() {
+        if (window.MathJax && MathJax.Hub && MathJax.isReady) { MathJax.Hub.Queue(() => resolve(true)); }
+        else if (Date.now() - start > 20000) { reject(new Error('MathJax did not start')); }
+        else { setTimeout(wait, 50); }
+    })();
+})"""
+RAW_MATHS = re.compile(r"\\\(|\\\[|\$\$")
+
+
+def _uses_maths(lesson: str) -> bool:
+    notebook = json.loads((REPO / "notebooks" / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    return any(cell["cell_type"] == "markdown" and "$" in "".join(cell["source"]) for cell in notebook["cells"])
 
 
 ERROR_TEXT = re.compile(r"Traceback \(most recent call last\)|^\w*(Error|Exception)\b.*:", re.MULTILINE)
@@ -92,6 +108,13 @@ def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
     assert figures, f"{lesson}: no figure in any cell output"
     assert all(image["loaded"] for image in images), [image["src"] for image in images if not image["loaded"]]
     assert _errors(page) == []
+    if _uses_maths(lesson):  # formulas typeset offline: no raw TeX left in the text
+        page.evaluate(MATHJAX_DONE)
+        assert page.locator("article .MathJax, article .MathJax_Display, article .MathJax_CHTML").count() > 0
+        prose = page.evaluate("""() => { const copy = document.querySelector('article').cloneNode(true);
+            copy.querySelectorAll('.cell, script').forEach(node => node.remove()); return copy.innerText; }""")
+        raw = RAW_MATHS.findall(prose)
+        assert not raw, f"{lesson}: {len(raw)} formulas left as raw TeX"
 
 
 def test_playground_page_shows_a_static_figure_after_each_widget(page, book):

@@ -11,7 +11,9 @@ changed, and never reuses outputs made by other package code. A failing cell fai
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,14 +41,56 @@ def cache_dir(root: Path = DEFAULT_CACHE) -> Path:
     return current
 
 
+#: MathJax 2 as the jupyter_server_mathjax package ships it: the loader, the one configuration
+#: the book names, the input/output processors, extensions and web fonts (not the translations
+#: or the PNG image fonts). The book's pages load it from _static/mathjax: formulas render offline.
+MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config/TeX-AMS-MML_HTMLorMML-full.js", "jax", "extensions",
+                 "fonts/HTML-CSS/STIX-Web/woff")
+#: The launch badges are pictures on other hosts; in the book (which has its own launch buttons)
+#: they become plain links, so a page read offline shows no broken image.
+BADGE = re.compile(r"\[!\[([^\]]+)\]\(https?://[^)]+\)\]\((https?://[^)]+)\)")
+
+
+def mathjax_source() -> Path:
+    """The folder of MathJax's files inside the installed jupyter_server_mathjax package."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError as error:
+        raise SystemExit("the book needs jupyter_server_mathjax (the book extra: pip install -e '.[book]') "
+                         "to serve MathJax with the pages") from error
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def stage_mathjax(static: Path) -> None:
+    origin, target = mathjax_source(), static / "mathjax"
+    for part in MATHJAX_PARTS:
+        if (origin / part).is_dir():
+            shutil.copytree(origin / part, target / part)
+        elif (origin / part).is_file():
+            (target / part).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin / part, target / part)
+
+
+def stage_notebook(notebook: Path, target: Path) -> None:
+    """Copy a lesson, its badge pictures turned into text links."""
+    content = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in content["cells"]:
+        if cell["cell_type"] == "markdown":
+            text = "".join(cell["source"])
+            if BADGE.search(text):
+                cell["source"] = BADGE.sub(r"[\1](\2)", text).splitlines(keepends=True)
+    target.write_text(json.dumps(content, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def stage(out: Path) -> Path:
     """OUT/src: the book's configuration and landing page beside a fresh copy of the lessons."""
     source = out / "src"
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(BOOK_SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
+    stage_mathjax(source / "_static")
     for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
-        shutil.copy2(notebook, source / notebook.name)
+        stage_notebook(notebook, source / notebook.name)
     return source
 
 

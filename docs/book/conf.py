@@ -15,6 +15,21 @@ extensions = ["myst_nb"]
 root_doc = "index"
 exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
 myst_enable_extensions = ["dollarmath"]
+
+# Everything the pages load comes with them, so the book reads offline. Maths: MathJax 2 from the
+# jupyter_server_mathjax package, copied into _static/mathjax by tools/book.py.
+html_static_path = ["_static"]
+mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                               "processEscapes": True},
+                   # the package ships the STIX web fonts only (no TeX fonts, no image fonts)
+                   "HTML-CSS": {"availableFonts": [], "preferredFont": None, "webFont": "STIX-Web",
+                                "imageFont": None},
+                   "messageStyle": "none", "showMathMenu": False}
+myst_update_mathjax = False  # myst would add a MathJax 3 configuration
+# Widgets: their saved state would need require.js and the widget manager from a CDN. The book
+# shows each widget's static figure (the cell after it) instead, and a note where the widget is.
+nb_ipywidgets_js = {}
 suppress_warnings = ["myst.header"]  # lessons go from '# title' straight to '### After this lesson'
 
 # Executed in quick mode (tools/book.py sets INDEXNET_QUICK=1 for the kernels), cached by
@@ -37,3 +52,21 @@ html_theme_options = {
                        "notebook_interface": "jupyterlab"},
     "show_toc_level": 2,
 }
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_NOTE = ('<p class="widget-note"><em>An interactive widget runs here in JupyterLab, Colab or Binder '
+               '(the launch buttons above); the figure below shows it at a few settings.</em></p>')
+
+
+def replace_widget_views(app, doctree, docname):
+    """Each saved widget view (blank without the widget manager) becomes a short note."""
+    from docutils import nodes
+
+    for node in list(doctree.findall(nodes.raw)):
+        if WIDGET_VIEW in node.astext():
+            node.replace_self(nodes.raw("", WIDGET_NOTE, format="html"))
+
+
+def setup(app):
+    app.connect("doctree-resolved", replace_widget_views)
