@@ -85,7 +85,7 @@ class A2U(NotScriptable, nn.Module):
         return pool_index, kernels
 
     def pool(self, x: torch.Tensor, pool_index: torch.Tensor) -> torch.Tensor:
-        """``IP(x) = s²·avg_pool(I ⊙ x)`` with the A2U pooling index (indexed pooling, Lu et al., Index Networks, TPAMI 2020)."""
+        """``IP(x) = s²·avg_pool(I ⊙ x)`` with the A2U pooling index (indexed pooling, Lu et al., Index Networks, TPAMI 2022)."""
         return indexed_pool(x, pool_index.to(x.dtype), self.scale)
 
 

@@ -1,4 +1,4 @@
-"""Learned index functions: holistic (HIN) and depthwise (DIN) index blocks (Lu et al., TPAMI 2020, as in the official code).
+"""Learned index functions: holistic (HIN) and depthwise (DIN) index blocks (Lu et al., TPAMI 2022, as in the official code).
 
 A block looks at an encoder feature ``x`` (B×C×H×W) and predicts logits ``z`` at the pooled
 resolution, one per s×s sub-position. Exactly as the official IndexNet code:

@@ -1,6 +1,6 @@
 """Indexed pooling (IP) and indexed upsampling (IU): the two halves of an index function.
 
-Notation (Lu et al., Index Networks, TPAMI 2020): ``x`` is B×C×H×W, ``s`` the stride, and an index map ``I`` is holistic
+Notation (Lu et al., Index Networks, TPAMI 2022): ``x`` is B×C×H×W, ``s`` the stride, and an index map ``I`` is holistic
 (B×1×H×W, shared by all channels) or depthwise (B×C×H×W).
 
 * ``IP(x)[e] = Σ_{p ∈ window e} I(p) · x(p)`` — pooling is a weighted sum inside each s×s window.

@@ -1,5 +1,5 @@
 """Reassembly: one formula for IndexNet, CARAFE, nearest, bilinear and max-unpooling
-(Wang et al., CARAFE, ICCV 2019; Lu et al., Index Networks, TPAMI 2020).
+(Wang et al., CARAFE, ICCV 2019; Lu et al., Index Networks, TPAMI 2022).
 
     out(c, p) = Σ_{dy,dx ∈ k×k} W_p(g(c), dy, dx) · y(c, ⌊p/s⌋ + (dy − r, dx − r)),  r = ⌊k/2⌋
 

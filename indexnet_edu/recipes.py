@@ -1,7 +1,7 @@
 """Hand-made index maps: the classic operators written as index functions.
 
 Each recipe returns an index that, fed to :func:`indexed_pool`, :func:`indexed_upsample` or
-:func:`reassemble`, reproduces a familiar operator (Lu et al., TPAMI 2020):
+:func:`reassemble`, reproduces a familiar operator (Lu et al., TPAMI 2022):
 
 =====================  ===========================================================
 ``max_index``          one-hot at each window's argmax → max pooling / max unpooling

@@ -59,3 +59,12 @@ def test_display_maths_stands_in_its_own_paragraph(notebook):
             if before or after:
                 glued.append(line.strip()[:60])
     assert not glued, f"display maths without a blank line around it: {glued}"
+
+
+def test_index_networks_is_cited_with_its_journal_year():
+    # Index Networks appeared online in 2020 and in print in IEEE TPAMI 44(1), 2022.
+    repo = NOTEBOOKS.parent
+    sources = [*NOTEBOOKS.glob("*.ipynb"), repo / "README.md", *(repo / "indexnet_edu").rglob("*.py"),
+               *(repo / "docs").rglob("*.md")]
+    stale = [path.name for path in sources if re.search(r"TPAMI(?: 44\(1\),)? 2020", path.read_text(encoding="utf-8"))]
+    assert not stale, stale
