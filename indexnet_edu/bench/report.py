@@ -14,11 +14,15 @@ def format_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def target_lines(targets: list[dict]) -> list[str]:
-    """One ``PASS``/``FAIL`` line per target, with the ratio and what it was measured from."""
+def target_lines(targets: list[dict], verdicts: bool = True) -> list[str]:
+    """One line per target: the ratio and what it was measured from, headed ``PASS``/``FAIL``
+    against the project's target (``verdicts=False``, for a lesson: the measurement alone)."""
     lines = []
     for target in targets:
         measured = ", ".join(f"{key} {value:.1f}" for key, value in target["measured"].items())
+        if not verdicts:
+            lines.append(f"{target['name']}: {target['value']:.3g}{target['unit']} ({measured})")
+            continue
         verdict = "PASS" if target["passed"] else "FAIL"
         lines.append(f"{verdict}  {target['name']}: {target['value']:.3g}{target['unit']} "
                      f"(target {target['rule']}; {measured})")
@@ -30,16 +34,16 @@ LIMIT_COLUMNS = [("implementation", "implementation", "s"), ("forward_ms", "fwd 
                  ("times_limit_forward_backward", "× limit", ".1f")]
 
 
-def machine_limit_lines(report: dict) -> list[str]:
+def machine_limit_lines(report: dict, goals: bool = True) -> list[str]:
     """The machine's measured rates and limits, each implementation's time as a multiple of the
-    limit, and one ``GOAL MET``/``GOAL MISSED`` line per goal."""
+    limit, and (``goals``; not in a lesson) one ``GOAL MET``/``GOAL MISSED`` line per goal."""
     limit = report["limit_ms"]
     lines = [f"the machine's limit (matmul {report['matmul_gflop_per_s']:.0f} GFLOP/s, copy "
              f"{report['copy_gb_per_s']:.1f} GB/s, measured in the same interleaved run): forward "
              f"{limit['forward']:.2f} ms ({report['limit_bound_by']['forward']}-bound), forward+backward "
              f"{limit['forward_backward']:.2f} ms ({report['limit_bound_by']['forward_backward']}-bound)",
              format_table(report["implementations"], LIMIT_COLUMNS)]
-    for goal in report.get("goals", []):
+    for goal in report.get("goals", []) if goals else []:
         lines.append(f"{'GOAL MET' if goal['met'] else 'GOAL MISSED'}  {goal['name']}: {goal['value']:.1f}× "
                      f"(goal <= {goal['threshold']:g}×)")
     return lines
