@@ -252,3 +252,25 @@ def index_map_figure(model, config, sample: dict):
         ax.axis("off")
     fig.colorbar(im, ax=list(axes), shrink=0.7)
     return fig, maps
+
+
+def index_map_structure(index: torch.Tensor, alpha: torch.Tensor, stride: int = 2) -> dict:
+    """What a decoder index map encodes, in three numbers.
+
+    ``index`` is one stage's map, 1×C×H×W (its channel mean is used) and ``alpha`` the sample's
+    1×H'×W' matte (area-resized to H×W). Returns ``between`` — the variance of the stride×stride
+    windows' means (where in the image the index is high), ``within`` — the mean variance inside a
+    window (which sub-position it picks), and ``alpha_correlation`` — Pearson's r with the matte.
+    A map whose ``between`` dwarfs its ``within`` is a soft mask over regions, not a choice of
+    position inside each window.
+    """
+    import torch.nn.functional as F
+    from einops import rearrange
+
+    shown = index[0].float().mean(dim=0)
+    windows = rearrange(shown, "(h i) (w j) -> h w (i j)", i=stride, j=stride)
+    matte = F.interpolate(alpha[None].float(), size=shown.shape, mode="area")[0, 0]
+    correlation = torch.corrcoef(torch.stack([shown.flatten(), matte.flatten()]))[0, 1]
+    return {"between": float(windows.mean(dim=-1).var(unbiased=False)),
+            "within": float(windows.var(dim=-1, unbiased=False).mean()),
+            "alpha_correlation": float(correlation)}
