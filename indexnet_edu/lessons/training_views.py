@@ -67,12 +67,19 @@ def predict(model, config, batch: dict) -> torch.Tensor:
         return prediction(config.task, config.model, model(model_inputs(config.task, batch)).float(), batch)
 
 
-def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric: str | None = None) -> str:
-    """Markdown: your rerun of one seed next to the shipped value of the same seed, per upsampler."""
+def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric: str | None = None,
+                   steps: int | None = None) -> str:
+    """Markdown: your rerun of one seed next to the shipped value of the same seed, per upsampler.
+
+    ``steps``: the rerun was cut to this many training steps (quick mode), a smoke run that shows
+    the code runs; its numbers are labelled as such, so nobody reads them as a failed
+    reproduction. None: the full preset, comparable with the shipped value.
+    """
     from ..sweep import PRIMARY_METRIC
 
     metric = metric or PRIMARY_METRIC[task]
-    lines = [f"| upsampler | seed | your run: {metric} | shipped, same seed | shipped mean ± sd (n) |",
+    yours = f"your run: {metric}" if steps is None else f"smoke run, {steps} steps: {metric} (not comparable)"
+    lines = [f"| upsampler | seed | {yours} | shipped, same seed | shipped mean ± sd (n) |",
              "|---|---|---|---|---|"]
     for name in rerun.upsamplers(task):
         for seed, value in rerun.per_seed(task, name, metric).items():
@@ -81,6 +88,9 @@ def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric
                 shipped_value = f"{shipped.per_seed(task, name, metric).get(seed, float('nan')):.4g}"
                 summary = str(shipped.summary(task, name, metric))
             lines.append(f"| {name} | {seed} | {value:.4g} | {shipped_value} | {summary} |")
+    if steps is not None:
+        lines += ["", f"*A smoke run: {steps} training steps instead of the preset's, to show the code runs "
+                      "(quick mode). Its numbers are not a reproduction; the full run (quick mode off) is.*"]
     return "\n".join(lines)
 
 
