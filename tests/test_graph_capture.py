@@ -178,3 +178,20 @@ def test_reassembly_gradients_equal_autograds(implementation, spike):
             naive = torch.autograd.grad(naive_reassemble(y, kernels, 3, 2, 2, padding), (y, kernels), grad_out)
             for g, w in zip(got, naive):
                 torch.testing.assert_close(g, w)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build", ["light_hin", "light_sapa", "indexnet_m2o"])
+def test_whole_models_compile_and_export_with_the_eager_values(build):
+    from indexnet_edu.models import LightEncoderDecoder, indexnet_matting
+
+    torch.manual_seed(0)
+    if build == "indexnet_m2o":  # eval mode: clipping and keeping the trimap's known pixels included
+        model, x = indexnet_matting("m2o", nonlinear=True, context=True).eval(), torch.rand(1, 4, 64, 64)
+        x[:, 3] = torch.tensor([0.0, 0.5, 1.0])[torch.randint(0, 3, (64, 64))]
+    else:
+        model, x = LightEncoderDecoder(3, 1, build.split("_")[1], widths=(8, 16)).eval(), torch.rand(1, 3, 32, 32)
+    expected = model(x)
+    torch._dynamo.reset()
+    torch.testing.assert_close(torch.compile(model, fullgraph=True, backend="aot_eager")(x), expected)
+    torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), expected)

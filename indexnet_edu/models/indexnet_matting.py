@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_flag, check_tensor
+from ..graph_capture import is_tracing
 from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
 from .mobilenetv2 import conv_bn_relu6, mobilenetv2_layers
 
@@ -79,8 +80,10 @@ def check_unit_trimap(trimap: torch.Tensor, name: str = "trimap") -> torch.Tenso
 
     Raises:
         ValueError: NaN/inf or values outside [0, 1] (a 0/128/255 trimap, not divided by 255).
+            Checked in eager mode: a graph being recorded (``torch.compile``, ``torch.export``)
+            cannot branch on values, so there the check is left out.
     """
-    if trimap.numel():
+    if trimap.numel() and not is_tracing():
         low, high = float(trimap.min()), float(trimap.max())
         if not (0.0 <= low and high <= 1.0):  # NaN fails both comparisons
             raise ValueError(f"{name} must hold values in [0, 1] (0 / 0.5 / 1), got values in [{low:g}, {high:g}]"
