@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 
@@ -68,7 +69,7 @@ def measure_variant(device, size: int, batch: int, dtype, channels_last: bool, c
     model, x = _model_and_input(device, size, batch, channels_last)
     network = torch.compile(model, backend=compile_backend) if compiled else model
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    autocast = torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
     def train_step():
         model.train()
@@ -103,7 +104,8 @@ def measure_variant(device, size: int, batch: int, dtype, channels_last: bool, c
 
 
 def indexnet_throughput(device, size: int = 320, batch: int = 16, repeats: int = 10, warmup: int = 3,
-                        compile_backend: str | None = "inductor", compile_min_s: float = 60.0, deadline: float | None = None,
+                        compile_backend: str | None = "inductor", compile_min_s: float = 60.0,
+                        deadline: float | None = None,
                         stopped=lambda: False, log=print) -> dict:
     """Every :data:`VARIANTS` row; those that do not fit before ``deadline`` are recorded as skipped
     (torch.compile only starts with ``compile_min_s`` seconds left: compiling takes that long;
@@ -115,8 +117,9 @@ def indexnet_throughput(device, size: int = 320, batch: int = 16, repeats: int =
         row = {"variant": name, "autocast": str(dtype).replace("torch.", "") if dtype else None,
                "channels_last": channels_last, "compiled": compiled}
         if compiled and compile_backend is None:
-            rows.append({**row, "status": "skipped", "reason": "not in this plan (the dry run: tracing alone takes "
-                                                                 "~15 s on a CPU; the device run compiles with inductor)"})
+            rows.append({**row, "status": "skipped",
+                         "reason": "not in this plan (the dry run: tracing alone takes ~15 s on a CPU; the device "
+                                   "run compiles with inductor)"})
             continue
         if stopped() or (left is not None and (left <= 0 or (compiled and left < compile_min_s))):
             why = ("the programme was stopped" if stopped() else

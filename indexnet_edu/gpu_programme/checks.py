@@ -258,7 +258,8 @@ def run_checks(device, deadline: float | None = None, stopped=lambda: False, log
     for check in CHECKS:
         title = check.__name__
         if stopped() or (deadline is not None and time.monotonic() >= deadline):
-            why = "the programme was stopped" if stopped() else "out of time: the checks' share of the budget is used up"
+            why = ("the programme was stopped" if stopped()
+                   else "out of time: the checks' share of the budget is used up")
             records.append(record(title, "skipped", device, reason=why))
             continue
         started = time.monotonic()
@@ -274,5 +275,6 @@ def run_checks(device, deadline: float | None = None, stopped=lambda: False, log
         statuses = [item["status"] for item in found]
         log(f"checks: {title}: " + ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
             + f" ({seconds:.1f} s)")
-    counts = {status: sum(item["status"] == status for item in records) for status in ("pass", "fail", "error", "skipped")}
+    counts = {status: sum(item["status"] == status for item in records)
+              for status in ("pass", "fail", "error", "skipped")}
     return {"records": records, "counts": counts, "passed": counts["fail"] == 0 and counts["error"] == 0}

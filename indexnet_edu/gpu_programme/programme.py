@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import atomic_write_json, prepare_output_dir
-from .archive import ARCHIVE_NAME, write_archive, write_summary
+from .archive import write_archive, write_summary
 from .budget import Budget, stop_on_signals
 
 STAGES = ("checks", "bench", "sweep")
@@ -39,15 +39,16 @@ INDEXNET_UPSAMPLERS = ("max_unpool", "hin", "din_m2o")
 RESERVE_S = {"device": 15.0, "dry_run": 3.0}
 
 PLANS = {
-    # The GPU run. Job priors are guesses until a job of that kind has finished (then the
+    # The GPU run. The full IndexNet jobs, the longest, go first within each seed. Job priors
+    # are guesses until a job of that kind has finished (then the
     # longest finished one is the estimate): train.py's full preset is itself an estimate.
     "device": {
         "device": "cuda",
         "bench": {"reassembly_repeats": 11, "reassembly_target": {}, "model_size": 320, "model_batch": 16,
                   "model_repeats": 10, "model_warmup": 3, "compile_backend": "inductor", "compile_min_s": 60.0},
         "sweep": {"preset": "full", "steps": None, "seeds": [0, 1, 2, 3, 4],
-                  "groups": [{"model": "light", "tasks": list(LIGHT_TASKS), "upsamplers": list(SWEEP_UPSAMPLERS)},
-                             {"model": "indexnet", "tasks": ["matting"], "upsamplers": list(INDEXNET_UPSAMPLERS)}],
+                  "groups": [{"model": "indexnet", "tasks": ["matting"], "upsamplers": list(INDEXNET_UPSAMPLERS)},
+                             {"model": "light", "tasks": list(LIGHT_TASKS), "upsamplers": list(SWEEP_UPSAMPLERS)}],
                   "prior_job_s": {"light": 40.0, "indexnet": 120.0}, "workers": 8, "data_processes": 8},
         "main_threads": None,  # PyTorch's default in this process (the GPU does the work)
     },
@@ -58,8 +59,8 @@ PLANS = {
                   "model_batch": 2, "model_repeats": 1, "model_warmup": 1, "compile_backend": None,
                   "compile_min_s": 0.0},
         "sweep": {"preset": "quick", "steps": 2, "seeds": [0],
-                  "groups": [{"model": "light", "tasks": list(LIGHT_TASKS), "upsamplers": ["bilinear", "hin"]},
-                             {"model": "indexnet", "tasks": ["matting"], "upsamplers": ["max_unpool"]}],
+                  "groups": [{"model": "indexnet", "tasks": ["matting"], "upsamplers": ["max_unpool"]},
+                             {"model": "light", "tasks": list(LIGHT_TASKS), "upsamplers": ["bilinear", "hin"]}],
                   "prior_job_s": {"light": 10.0, "indexnet": 20.0}, "workers": 2, "data_processes": 1},
         # One thread here and one data process: on a 2-core machine more only oversubscribes it.
         "main_threads": 1,
@@ -120,7 +121,8 @@ def provenance(device: torch.device, plan_name: str, plan: dict, budget_s: float
               "started_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     if device.type == "cuda":
         properties = torch.cuda.get_device_properties(device)
-        record.update(gpu=torch.cuda.get_device_name(device), gpu_capability=list(torch.cuda.get_device_capability(device)),
+        record.update(gpu=torch.cuda.get_device_name(device),
+                      gpu_capability=list(torch.cuda.get_device_capability(device)),
                       gpu_memory_gib=round(properties.total_memory / 2**30, 1))
     return record
 

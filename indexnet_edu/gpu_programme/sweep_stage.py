@@ -113,7 +113,8 @@ class Scheduler:
                  cache_dir, stop_after_jobs: int | None = None, log=print, on_progress=lambda: None):
         self.jobs, self.plan, self.work, self.budget = list(jobs), plan, Path(work), budget
         self.workers, self.data_futures, self.needs = workers, data_futures, needs
-        self.cache_dir, self.stop_after_jobs, self.log, self.on_progress = str(cache_dir), stop_after_jobs, log, on_progress
+        self.cache_dir, self.stop_after_jobs = str(cache_dir), stop_after_jobs
+        self.log, self.on_progress = log, on_progress
         self.records: dict[Job, dict] = {}
         self.durations = defaultdict(list)
         self.threads = max(1, (os.cpu_count() or 1) // workers)
