@@ -70,22 +70,33 @@ def _check_names(tasks, upsamplers, seeds):
         raise ValueError("tasks, upsamplers and seeds must each name at least one value")
 
 
-def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -> None:
-    run_dir = job_dir(out, task, upsampler, seed)
+def job_command(task, upsampler, seed, preset, out, steps=None, model="light") -> list[str]:
+    """The ``python -m indexnet_edu.train ... --resume`` command line of one sweep job."""
     command = [sys.executable, "-m", "indexnet_edu.train", "--task", task, "--upsampler", upsampler,
-               "--preset", preset, "--seed", str(seed), "--out", str(run_dir), "--model", model,
-               "--resume", "--no-progress"]
+               "--preset", preset, "--seed", str(seed), "--out", str(job_dir(out, task, upsampler, seed)),
+               "--model", model, "--resume", "--no-progress"]
     if steps is not None:
         command += ["--steps", str(steps)]
+    return command
+
+
+def job_environment(out, threads: int) -> dict:
+    """The environment of a job process: ``threads`` CPU threads, the sweep's shared data cache
+    (``$INDEXNET_DATA_CACHE``, default ``out/.data_cache``) and this package on PYTHONPATH."""
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     # Jobs of one sweep share generated datasets through the data package's on-disk cache.
     env.setdefault(CACHE_ENV, str(Path(out) / ".data_cache"))
     package_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    return env
+
+
+def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -> None:
+    done = subprocess.run(job_command(task, upsampler, seed, preset, out, steps, model),
+                          env=job_environment(out, threads), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"job {task}/{upsampler}/seed{seed} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
-    _publish(run_dir, task, upsampler, seed, out)
+    publish(job_dir(out, task, upsampler, seed), task, upsampler, seed, out)
 
 
 def _run_in_process(task, upsampler, seed, preset, out, steps, model) -> None:
@@ -93,10 +104,11 @@ def _run_in_process(task, upsampler, seed, preset, out, steps, model) -> None:
 
     run_dir = job_dir(out, task, upsampler, seed)
     train(make_config(task, upsampler, preset, seed, model, steps), run_dir, resume=True, progress=False)
-    _publish(run_dir, task, upsampler, seed, out)
+    publish(run_dir, task, upsampler, seed, out)
 
 
-def _publish(run_dir: Path, task, upsampler, seed, out) -> None:
+def publish(run_dir: Path, task, upsampler, seed, out) -> None:
+    """Copy a finished job's ``run_dir/results.json`` to :func:`result_path`, atomically."""
     results = json.loads((run_dir / "results.json").read_text())
     target = result_path(out, task, upsampler, seed)
     remove_stale_temporaries(target)  # left by a sweep killed while publishing
@@ -149,7 +161,7 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
     Raises (before any job starts): ValueError for unknown names, non-positive ``jobs`` or
     ``steps``, or an existing result/checkpoint in ``out`` made with other settings.
     """
-    from tqdm.auto import tqdm
+    from ._progress import tqdm
 
     tasks, upsamplers, seeds = list(tasks), list(upsamplers), [int(s) if isinstance(s, str) else s for s in seeds]
     _check_names(tasks, upsamplers, seeds)

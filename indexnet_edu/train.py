@@ -371,7 +371,7 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
 
 
 def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int | None, progress: bool) -> dict:
-    from tqdm.auto import tqdm
+    from ._progress import tqdm
 
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT_NAME

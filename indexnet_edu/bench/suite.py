@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .._progress import tqdm
 
 from ..checkpoint import atomic_write_text
 from ..cost import count_flops, count_parameters, naive_reassembly_values, reassembly_flops

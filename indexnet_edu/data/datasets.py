@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
+from .._progress import tqdm
 
 from .._checks import check_choice, check_flag, check_nonnegative_int, check_positive_int
 from ..checkpoint import current_umask
