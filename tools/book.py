@@ -102,7 +102,7 @@ def build_book(out=DEFAULT_OUT, cache_root=DEFAULT_CACHE, quiet: bool = False) -
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     source = stage(out)
-    env = dict(os.environ, INDEXNET_QUICK="1", INDEXNET_REPO=str(REPO),
+    env = dict(os.environ, INDEXNET_QUICK="1", INDEXNET_REPO=str(REPO), INDEXNET_EDU_PROGRESS="0",
                INDEXNET_BOOK_CACHE=str(cache_dir(cache_root)),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     command = [sys.executable, "-m", "sphinx", "-b", "html", "--keep-going", "-j", "1",

@@ -23,9 +23,9 @@ from numbers import Integral
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_tensor
+from .._progress import tqdm
 from ..images import IMAGES, load_image
 from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
 from ..indexing import indexed_pool, indexed_upsample
