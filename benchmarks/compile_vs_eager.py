@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from indexnet_edu.bench.measure import median_times
-from indexnet_edu.checkpoint import atomic_write_json
+from indexnet_edu.checkpoint import atomic_write_json, output_dir_argument
 from indexnet_edu.registry import create_upsampler
 
 MODULES = ("carafe", "fade", "sapa")
@@ -66,12 +66,10 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=64, help="H = W of the encoder feature")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=output_dir_argument, default=OUT)
     args = parser.parse_args(argv)
     if args.channels < 1 or args.size < 2 or args.size % 2 or args.repeats < 1:
         parser.error("need --channels >= 1, an even --size >= 2 and --repeats >= 1")
-    if not str(args.out).strip():
-        parser.error("--out must name a file")
     device = torch.device(args.device)
     results = {name: measure(name, args.channels, args.size, args.repeats, device) for name in MODULES}
     record = {"input": f"1×{args.channels}×{args.size}×{args.size}", "device": str(device),

@@ -69,6 +69,18 @@ def check_nonnegative_int(value, name: str) -> int:
     return _int_at_least(value, name, 0, "an int >= 0")
 
 
+#: Seeds must fit NumPy's legacy seeding (``np.random.seed``), which training calls: 0 ≤ seed < 2³².
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """``value`` must be an int in [0, 2³² − 1] (what ``np.random.seed`` accepts); bools refused."""
+    seed = _int_at_least(value, name, 0, f"an int in [0, {MAX_SEED}]")
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be an int in [0, {MAX_SEED}] (NumPy's seed range), got {seed}")
+    return seed
+
+
 def check_flag(value, name: str) -> bool:
     """``value`` must be a bool (NumPy's too): a string such as ``"no"`` is not silently true."""
     if not isinstance(value, (bool, np.bool_)):

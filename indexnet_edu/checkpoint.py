@@ -7,6 +7,7 @@ uninterrupted one would.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -22,7 +23,56 @@ class CheckpointError(ValueError):
 
 
 class OutputDirError(ValueError):
-    """An output folder that cannot be used (a file in the way, not writable)."""
+    """An output folder that cannot be used (a file in the way, not writable, no name)."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is writing into the same run or results folder."""
+
+
+#: The command-line tools' exit status for :class:`RunLockedError` (sysexits' EX_TEMPFAIL: try later).
+LOCKED_EXIT_CODE = 75
+
+
+def output_dir_argument(text: str) -> Path:
+    """argparse ``type=`` for an output folder: an empty or blank name is refused, instead of
+    becoming ``Path("")`` — the current folder."""
+    import argparse
+
+    if not str(text).strip():
+        raise argparse.ArgumentTypeError(f"must name a folder, got {text!r}")
+    return Path(text)
+
+
+@contextlib.contextmanager
+def exclusive_run_lock(directory, owner: str):
+    """Hold an exclusive lock on ``directory`` for the ``with`` block (``owner`` names the kind of
+    run, e.g. "train", for the message), so two processes never write one run folder.
+
+    The lock is the operating system's ``flock`` on the folder itself: nothing is written into
+    it, and the lock goes when the block ends or the process dies, so a killed run never leaves
+    the folder locked. (Where ``fcntl`` does not exist, Windows, there is no lock.)
+
+    Raises:
+        OutputDirError: the folder cannot be created or written (:func:`prepare_output_dir`).
+        RunLockedError: another process holds the lock; the message names the folder.
+    """
+    directory = prepare_output_dir(directory)
+    try:
+        import fcntl
+    except ImportError:
+        yield directory
+        return
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(f"{directory} is in use by another {owner} run; wait for it to finish, "
+                                 "or choose another --out") from None
+        yield directory
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def current_umask() -> int:
@@ -58,6 +108,8 @@ def prepare_output_dir(directory) -> Path:
     Raises:
         OutputDirError: a file is in the way, or the folder cannot be created or written.
     """
+    if not str(directory).strip():
+        raise OutputDirError(f"the output folder must be named, got {str(directory)!r}")
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise OutputDirError(f"{directory} exists and is not a directory; choose another output folder")

@@ -27,8 +27,10 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -36,7 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import atomic_write_json, atomic_write_text, prepare_output_dir, remove_stale_temporaries
+from ._checks import MAX_SEED
+from .checkpoint import (LOCKED_EXIT_CODE, RunLockedError, atomic_write_json, atomic_write_text, exclusive_run_lock,
+                         output_dir_argument, prepare_output_dir, remove_stale_temporaries)
 from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
@@ -64,8 +68,8 @@ def _check_names(tasks, upsamplers, seeds):
         if name not in known:
             raise ValueError(f"unknown upsampler {name!r}; expected some of {', '.join(known)}")
     for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-            raise ValueError(f"seeds must be ints >= 0, got {seed!r}")
+        if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed <= MAX_SEED:
+            raise ValueError(f"seeds must be ints in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}")
     if not tasks or not upsamplers or not seeds:
         raise ValueError("tasks, upsamplers and seeds must each name at least one value")
 
@@ -91,11 +95,57 @@ def job_environment(out, threads: int) -> dict:
     return env
 
 
-def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads) -> None:
-    done = subprocess.run(job_command(task, upsampler, seed, preset, out, steps, model),
-                          env=job_environment(out, threads), capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"job {task}/{upsampler}/seed{seed} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+class _Jobs:
+    """The sweep's running job processes, so that Ctrl-C reaches each of them exactly once.
+
+    Jobs start in sessions of their own: a Ctrl-C in the terminal reaches only the sweep, which
+    passes it on (SIGINT: each job writes its checkpoint and stops) and waits for them.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running: set[subprocess.Popen] = set()
+        self.stopping = False
+
+    def run(self, command, env) -> tuple[int, str]:
+        with self.lock:
+            if self.stopping:  # interrupted before this job started
+                return INTERRUPTED, ""
+            process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True, start_new_session=True)
+            self.running.add(process)
+        try:
+            _, stderr = process.communicate()
+        finally:
+            with self.lock:
+                self.running.discard(process)
+        return process.returncode, stderr
+
+    def interrupt(self, grace_s: float = 120.0) -> None:
+        """Stop starting jobs; send SIGINT to the running ones and wait for their checkpoints."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in running:
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+INTERRUPTED = 130  # a job's exit status after SIGINT (its checkpoint is written)
+
+
+def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads, jobs: _Jobs | None = None) -> None:
+    returncode, stderr = (jobs or _Jobs()).run(job_command(task, upsampler, seed, preset, out, steps, model),
+                                               job_environment(out, threads))
+    if returncode == INTERRUPTED:
+        return  # not finished and not failed: a rerun resumes it from its checkpoint
+    if returncode != 0:
+        raise RuntimeError(f"job {task}/{upsampler}/seed{seed} failed (exit {returncode}):\n{stderr[-2000:]}")
     publish(job_dir(out, task, upsampler, seed), task, upsampler, seed, out)
 
 
@@ -150,6 +200,52 @@ def check_existing_results(jobs, preset: str, out, steps: int | None, model: str
     return todo
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: the running jobs wrote their checkpoints; the message says how many
+    jobs finished and how to resume."""
+
+
+def _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress) -> None:
+    from ._progress import tqdm
+
+    bar = tqdm(total=len(todo), desc="sweep", disable=not progress or not todo)
+    finished = lambda: sum(result_path(out, *job).exists() for job in todo)  # noqa: E731
+    resume = ("run the same command again to resume: finished jobs are skipped, interrupted ones continue "
+              "from their checkpoints")
+    if in_process:
+        try:
+            for task, upsampler, seed in todo:
+                bar.set_postfix_str(f"{task}/{upsampler}/seed{seed}")
+                _run_in_process(task, upsampler, seed, preset, out, steps, model)
+                bar.update(1)
+        except KeyboardInterrupt:
+            bar.close()
+            raise SweepInterrupted(f"sweep interrupted: {finished()} of {len(todo)} jobs finished; {resume}") from None
+        bar.close()
+        return
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    running = _Jobs()
+    errors = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads, running)
+                   for t, u, s in todo]
+        try:
+            for future in futures:
+                try:
+                    future.result()
+                except RuntimeError as error:
+                    errors.append(str(error))
+                bar.update(1)
+        except KeyboardInterrupt:  # Ctrl-C: running jobs checkpoint and stop; start no queued one
+            running.interrupt()
+            pool.shutdown(wait=True, cancel_futures=True)
+            bar.close()
+            raise SweepInterrupted(f"sweep interrupted: {finished()} of {len(todo)} jobs finished; {resume}") from None
+    bar.close()
+    if errors:
+        raise RuntimeError(f"{len(errors)} of {len(todo)} jobs failed; first:\n{errors[0]}")
+
+
 def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results", jobs: int = 1,
               steps: int | None = None, model: str = "light", in_process: bool = False,
               progress: bool = True, keep_checkpoints: bool = True) -> "ResultsTable":
@@ -158,42 +254,21 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
     ``jobs`` subprocesses run at once (each with ``cpu_count // jobs`` threads);
     ``in_process=True`` runs the jobs one after another in this process instead.
 
-    Raises (before any job starts): ValueError for unknown names, non-positive ``jobs`` or
-    ``steps``, or an existing result/checkpoint in ``out`` made with other settings.
+    Raises (before any job starts): ValueError for unknown names, seeds outside [0, 2³² − 1],
+    non-positive ``jobs`` or ``steps``, or an existing result/checkpoint in ``out`` made with
+    other settings; :class:`~indexnet_edu.checkpoint.RunLockedError` while another sweep writes
+    into ``out``. Ctrl-C stops it with :class:`SweepInterrupted` once the running jobs have
+    written their checkpoints; the same call then resumes.
     """
-    from ._progress import tqdm
-
     tasks, upsamplers, seeds = list(tasks), list(upsamplers), [int(s) if isinstance(s, str) else s for s in seeds]
     _check_names(tasks, upsamplers, seeds)
     if isinstance(jobs, bool) or not isinstance(jobs, Integral) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
     jobs = int(jobs)
-    todo = check_existing_results([(t, u, s) for t in tasks for u in upsamplers for s in seeds], preset, out,
-                                  steps, model)
-    bar = tqdm(total=len(todo), desc="sweep", disable=not progress or not todo)
-    if in_process:
-        for task, upsampler, seed in todo:
-            bar.set_postfix_str(f"{task}/{upsampler}/seed{seed}")
-            _run_in_process(task, upsampler, seed, preset, out, steps, model)
-            bar.update(1)
-    else:
-        threads = max(1, (os.cpu_count() or 1) // jobs)
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads) for t, u, s in todo]
-            errors = []
-            try:
-                for future in futures:
-                    try:
-                        future.result()
-                    except RuntimeError as error:
-                        errors.append(str(error))
-                    bar.update(1)
-            except KeyboardInterrupt:  # Ctrl-C: running jobs checkpoint and stop; start no queued one
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-        if errors:
-            raise RuntimeError(f"{len(errors)} of {len(todo)} jobs failed; first:\n{errors[0]}")
-    bar.close()
+    with exclusive_run_lock(out, "sweep"):  # a second sweep on the same folder is refused
+        todo = check_existing_results([(t, u, s) for t in tasks for u in upsamplers for s in seeds], preset, out,
+                                      steps, model)
+        _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress)
     if not keep_checkpoints:
         for task, upsampler, seed in todo:
             shutil.rmtree(job_dir(out, task, upsampler, seed), ignore_errors=True)
@@ -438,7 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="registry names, or 'all'")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--preset", default="quick", choices=("quick", "laptop", "full"))
-    parser.add_argument("--out", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=output_dir_argument, default=Path("results"))
     parser.add_argument("--jobs", type=int, default=1, help="jobs side by side")
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--model", default="light", choices=("light", "indexnet"))
@@ -453,8 +528,8 @@ def main(argv=None) -> int:
     for flag, value in (("--jobs", args.jobs), ("--steps", args.steps)):
         if value is not None and value < 1:
             parser.error(f"{flag} must be >= 1, got {value}")
-    if any(seed < 0 for seed in args.seeds):
-        parser.error(f"--seeds must be >= 0, got {args.seeds}")
+    if any(not 0 <= seed <= MAX_SEED for seed in args.seeds):
+        parser.error(f"--seeds must be in [0, {MAX_SEED}] (NumPy's seed range), got {args.seeds}")
     try:
         if args.report_only:
             if not args.out.is_dir():
@@ -466,6 +541,12 @@ def main(argv=None) -> int:
                               args.steps, args.model)
     except ValueError as error:  # raised before any job starts (OutputDirError included)
         parser.error(str(error))
+    except RunLockedError as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
+    except KeyboardInterrupt as error:  # the jobs checkpointed; one line, no traceback
+        print(f"\n{error or 'sweep interrupted; run the same command again to resume'}", file=sys.stderr)
+        return INTERRUPTED
     for path in render_report(table, args.out):
         print(path)
     print()

@@ -16,6 +16,7 @@ exits with status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import platform
@@ -35,9 +36,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from ._checks import check_finite_real
-from .checkpoint import (CheckpointError, OutputDirError, atomic_save, atomic_write_json, capture_rng_state,
-                         load_checkpoint, prepare_output_dir, remove_stale_temporaries, restore_rng_state)
+from ._checks import check_finite_real, check_seed
+from .checkpoint import (LOCKED_EXIT_CODE, CheckpointError, OutputDirError, RunLockedError, atomic_save, atomic_write_json,
+                         capture_rng_state, exclusive_run_lock, load_checkpoint, output_dir_argument,
+                         prepare_output_dir, remove_stale_temporaries, restore_rng_state)
 from .cost import count_parameters
 from .registry import available_upsamplers
 from .tasks import (MODEL_KINDS, TASKS, build_model, data_task, loss_fn, model_inputs, prediction, score,
@@ -105,7 +107,7 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
         raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
     if model not in MODEL_KINDS:
         raise ValueError(f"model must be one of {MODEL_KINDS}, got {model!r}")
-    seed = _config_int(seed, "seed", 0)
+    seed = _config_seed(seed, "seed")
     values = dict(PRESETS[preset])
     if preset == "laptop" and task in LAPTOP_TASK_STEPS:
         values["steps"] = LAPTOP_TASK_STEPS[task]
@@ -121,7 +123,7 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
         values[name] = _config_int(values[name], name, 1)
     for name in ("data_seed", "weight_decay"):  # not in the presets: the dataclass defaults
         values.setdefault(name, getattr(TrainConfig, name))
-    values["data_seed"] = _config_int(values["data_seed"], "data_seed", 0)
+    values["data_seed"] = _config_seed(values["data_seed"], "data_seed")
     try:
         values["lr"] = check_finite_real(values["lr"], "lr")
         values["weight_decay"] = check_finite_real(values["weight_decay"], "weight_decay", minimum=0.0)
@@ -134,6 +136,14 @@ def make_config(task: str, upsampler: str, preset: str = "quick", seed: int = 0,
     if model == "indexnet":
         build_model(task, upsampler, model)  # raises a clear error for unsupported combinations
     return config
+
+
+def _config_seed(value, name: str) -> int:
+    """A seed NumPy and PyTorch both take (:func:`~indexnet_edu._checks.check_seed`); ValueError otherwise."""
+    try:
+        return check_seed(value, name)
+    except TypeError as error:
+        raise ValueError(str(error)) from None
 
 
 def _config_int(value, name: str, minimum: int) -> int:
@@ -363,10 +373,13 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     (:class:`~indexnet_edu.checkpoint.OutputDirError`); an existing checkpoint needs
     ``resume`` (FileExistsError), must be readable
     (:class:`~indexnet_edu.checkpoint.CheckpointError`) and written by the same config
-    (:class:`ResumeMismatchError`, a ValueError naming the differing fields). Stale temp files
-    of killed saves are removed. A save that fails (e.g. a full disk) raises an OSError naming the file.
+    (:class:`ResumeMismatchError`, a ValueError naming the differing fields); no other process
+    may be training into ``out_dir`` (:class:`~indexnet_edu.checkpoint.RunLockedError`). Stale
+    temp files of killed saves are removed. A save that fails (e.g. a full disk) raises an OSError naming the file.
     """
-    with _preserved_global_state():
+    # One process per run folder (rank 0 of a distributed run holds it for all ranks).
+    lock = exclusive_run_lock(out_dir, "train") if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
+    with lock, _preserved_global_state():
         return _train_job(config, out_dir, resume, interrupt_after, progress)
 
 
@@ -499,7 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a registry name: " + ", ".join(available_upsamplers()))
     parser.add_argument("--preset", default="quick", choices=PRESET_NAMES)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", required=True, type=Path, help="run directory (checkpoint.pt, results.json)")
+    parser.add_argument("--out", required=True, type=output_dir_argument,
+                        help="run directory (checkpoint.pt, results.json)")
     parser.add_argument("--steps", type=int, default=None, help="override the preset's number of steps")
     parser.add_argument("--model", default="light", choices=MODEL_KINDS,
                         help="light encoder-decoder (every task) or the full IndexNet (matting)")
@@ -517,8 +531,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.upsampler not in available_upsamplers():
         parser.error(f"unknown --upsampler {args.upsampler!r}; choose one of {', '.join(available_upsamplers())}")
-    if args.seed < 0:
-        parser.error(f"--seed must be >= 0, got {args.seed}")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be >= 1, got {args.steps}")
     if args.interrupt_after is not None and args.interrupt_after < 1:
@@ -534,6 +546,9 @@ def main(argv=None) -> int:
                         progress=not args.no_progress)
     except SETUP_ERRORS as error:  # raised before any work: a usage mistake, exit 2
         parser.error(str(error))
+    except RunLockedError as error:  # another process trains into --out: nothing was touched
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
     except OSError as error:  # a save that failed (full disk, removed folder): one line, no traceback
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1

@@ -123,7 +123,7 @@ def test_stale_checkpoint_temp_files_are_removed_when_a_run_starts(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "0"], "--steps must be >= 1, got 0"),
     (["--jobs", "0"], "--jobs must be >= 1, got 0"),
-    (["--seeds", "-1"], "--seeds must be >= 0"),
+    (["--seeds", "-1"], "--seeds must be in [0, 4294967295]"),
 ])
 def test_sweep_refuses_non_positive_counts_before_any_job(tmp_path, capsys, no_work, argv, message):
     from indexnet_edu.sweep import main

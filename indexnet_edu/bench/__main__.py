@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from ..checkpoint import OutputDirError, prepare_output_dir
+from ..checkpoint import OutputDirError, output_dir_argument, prepare_output_dir
 from .report import render
 from .suite import resolve_device, run_suite, write_json
 
@@ -16,7 +16,8 @@ def main(argv=None) -> int:
                                      description="Time, memory, parameters and FLOPs of every upsampler.")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and sizes (about a minute)")
-    parser.add_argument("--out", default="benchmarks/results/", help="folder for the JSON results")
+    parser.add_argument("--out", type=output_dir_argument, default="benchmarks/results/",
+                        help="folder for the JSON results")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for PyTorch (default 1: on a shared machine a parallel operator "
                              "waits for its slowest thread, so multi-threaded timings measure the neighbours)")
