@@ -33,10 +33,12 @@ def _to_numpy(value, name: str) -> np.ndarray:
         value = value.detach().cpu()
         if value.dtype in (torch.bfloat16, torch.float16):
             value = value.float()
-        return value.numpy()
-    if isinstance(value, np.ndarray):
-        return value
-    raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(value).__name__}")
+        value = value.resolve_conj().numpy() if value.is_complex() else value.numpy()
+    elif not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a NumPy array or a torch tensor, got {type(value).__name__}")
+    if np.iscomplexobj(value):  # casting to float would silently drop the imaginary part
+        raise TypeError(f"{name} must be real, got the complex dtype {value.dtype}")
+    return value
 
 
 def _squeeze_map(array: np.ndarray, name: str) -> np.ndarray:
@@ -220,14 +222,23 @@ def mean_matting_metrics(preds, gts, trimaps) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- reconstruction
-def psnr(pred, target, data_range: float = 1.0) -> float:
+def psnr(pred, target, data_range: float | None = None) -> float:
     """Peak signal-to-noise ratio 10·log10(data_range² / MSE) in dB over all elements (∞ if equal).
 
-    ``data_range``: any finite real > 0 (Python or NumPy scalar). Raises TypeError/ValueError
-    for other types or values, mismatched shapes, empty arrays, or NaN/inf in the images.
+    ``data_range``: the span of possible values, any finite real > 0. None (default): 1.0 for
+    floating images (values in [0, 1]); for images of an unsigned integer dtype, that dtype's
+    maximum (255 for uint8), so ``psnr(a, b) == psnr(a / 255, b / 255)`` for 8-bit images.
+
+    Raises:
+        TypeError: non-arrays, complex images, or (without ``data_range``) signed-integer images,
+            or one integer and one floating image, whose range cannot be inferred.
+        ValueError: a bad ``data_range``, mismatched shapes, empty arrays, NaN/inf in the images.
     """
+    pred, target = _to_numpy(pred, "pred"), _to_numpy(target, "target")
+    if data_range is None:
+        data_range = _inferred_range(pred.dtype, target.dtype)
     data_range = check_positive_real(data_range, "data_range", allow_inf=False)
-    pred, target = _to_numpy(pred, "pred").astype(np.float64), _to_numpy(target, "target").astype(np.float64)
+    pred, target = pred.astype(np.float64), target.astype(np.float64)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
     if pred.size == 0:
@@ -239,6 +250,17 @@ def psnr(pred, target, data_range: float = 1.0) -> float:
     if error == 0.0:
         return math.inf
     return 10.0 * math.log10(data_range ** 2 / error)
+
+
+def _inferred_range(*dtypes) -> float:
+    """PSNR's data range from the images' dtypes (see :func:`psnr`)."""
+    kinds = {np.dtype(dtype).kind for dtype in dtypes}
+    if kinds <= {"f"}:
+        return 1.0
+    if kinds == {"u"} and len(set(dtypes)) == 1:
+        return float(np.iinfo(dtypes[0]).max)
+    raise TypeError(f"pred and target have dtypes {', '.join(str(d) for d in dtypes)}: their value range cannot be "
+                    "inferred; pass data_range (e.g. 255 for 8-bit images), or convert both to floats in [0, 1]")
 
 
 # ---------------------------------------------------------------- segmentation

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from indexnet_edu import metrics
 from indexnet_edu.metrics import (boundary_band, boundary_iou, connectivity_error, connectivity_levels,
                                   gaussian_gradient_filters, gradient_error, gradient_magnitude, matting_metrics,
                                   mean_matting_metrics, miou, mse, psnr, sad)
@@ -353,3 +354,39 @@ def test_boundary_iou_and_miou_are_one_for_identical_maps(labels):
 def test_boundary_iou_and_miou_lie_between_0_and_1(a, b):
     assert 0.0 <= boundary_iou(a, b, 3) <= 1.0
     assert 0.0 <= miou(a, b, 3) <= 1.0
+
+
+def test_psnr_of_8_bit_images_uses_their_range():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, (2, 16, 16), dtype=np.uint8)
+    expected = metrics.psnr(a / 255, b / 255)
+    assert abs(metrics.psnr(a, b) - expected) < 1e-9
+    assert abs(metrics.psnr(torch.from_numpy(a), torch.from_numpy(b)) - expected) < 1e-9
+    assert abs(metrics.psnr(a, b, data_range=255) - expected) < 1e-9  # the same, said explicitly
+    sixteen = (a.astype(np.uint16) * 257, b.astype(np.uint16) * 257)
+    assert abs(metrics.psnr(*sixteen) - expected) < 1e-9
+
+
+@pytest.mark.parametrize("pair", [
+    (np.zeros((4, 4), np.int16), np.ones((4, 4), np.int16)),        # signed: no range to infer
+    (np.zeros((4, 4), np.uint8), np.ones((4, 4), np.float32)),      # one 8-bit, one float
+    (np.zeros((4, 4), np.uint8), np.ones((4, 4), np.uint16)),       # two different ranges
+    (np.zeros((4, 4), bool), np.ones((4, 4), bool)),
+])
+def test_psnr_refuses_to_guess_a_range(pair):
+    with pytest.raises(TypeError, match="pass data_range"):
+        metrics.psnr(*pair)
+    assert metrics.psnr(*pair, data_range=1.0) == metrics.psnr(*(p.astype(np.float64) for p in pair), data_range=1.0)
+
+
+@pytest.mark.parametrize("make", [lambda x: x.astype(np.complex64), lambda x: torch.from_numpy(x) * (1 + 1j)])
+def test_every_metric_refuses_complex_input(make):
+    real = np.random.default_rng(1).random((8, 8))
+    trimap = np.full((8, 8), 128, np.uint8)
+    labels = np.zeros((8, 8), np.int64)
+    calls = [lambda: metrics.psnr(make(real), real), lambda: metrics.psnr(real, make(real)),
+             lambda: metrics.sad(make(real), real, trimap), lambda: metrics.matting_metrics(real, make(real), trimap),
+             lambda: metrics.miou(make(labels), labels, 2)]
+    for call in calls:
+        with pytest.raises(TypeError, match="complex"):
+            call()
