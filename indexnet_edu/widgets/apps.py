@@ -52,7 +52,7 @@ class _App:
         """Draw the explorer at the controls' values; a bad combination shows as a message."""
         try:
             self.pictures = self.explorer.draw(**self.control_values())
-        except ValueError as error:
+        except (ValueError, TypeError) as error:  # the explorer kept its last good state
             self.status.value = f'<span style="color:#b00">{error}</span>'
             return self.pictures
         self._show(self.pictures)

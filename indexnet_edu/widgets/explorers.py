@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_positive_int, check_positive_real
+from .._checks import check_choice, check_nonnegative_int, check_positive_int, check_positive_real
 from ..images import IMAGES, load_image
 from . import render
 from .pooling import POOLING_INDICES, STRIDES, PoolingView, explore_pooling
@@ -57,13 +57,22 @@ class _Explorer:
             raise ValueError(f"size must be divisible by 4 (stride 4 must tile it), got {size}")
 
     def draw(self, **changes) -> dict[str, bytes]:
+        """Apply ``changes`` (control name → value) and return the pictures. All or nothing: a
+        value that is refused (by its check, or by the maths it feeds) leaves every control as
+        it was, so the explorer keeps drawing its last good state."""
         unknown = set(changes) - set(self.controls)
         if unknown:
             raise ValueError(f"unknown control(s) {sorted(unknown)}; expected some of {list(self.controls)}")
-        for name, value in changes.items():
-            setattr(self, name, self._checked(name, value))
-        with single_thread():
-            return self._pictures()
+        previous = {name: getattr(self, name) for name in changes}
+        try:
+            for name, value in changes.items():
+                setattr(self, name, self._checked(name, value))
+            with single_thread():
+                return self._pictures()
+        except Exception:
+            for name, value in previous.items():
+                setattr(self, name, value)
+            raise
 
     def _checked(self, name, value):
         return value
@@ -118,7 +127,23 @@ class PoolingExplorer(_Explorer):
             return check_choice(value, "zoom", ZOOMS)
         if name in ("row", "col"):
             return self._checked_position(name, value)
+        if name == "seed":
+            return check_nonnegative_int(value, "seed")
+        if name == "painting":
+            return self._checked_painting(value)
         return value
+
+    def _checked_painting(self, value) -> np.ndarray:
+        try:
+            tile = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"painting must be an array of weights, got {type(value).__name__}") from None
+        shapes = [(2, 2), (4, 4), (self.size, self.size)]
+        if tile.shape not in shapes:
+            raise ValueError(f"painting must have one of the shapes {shapes}, got {tile.shape}")
+        if not np.isfinite(tile).all() or (tile < 0).any():
+            raise ValueError("painting must hold finite non-negative weights")
+        return tile
 
     def compute(self) -> PoolingView:
         """The current :class:`PoolingView` (the maths only, no pictures)."""

@@ -152,6 +152,7 @@ def explore_pooling(image: torch.Tensor, stride: int = 2, index: str = "max", te
     check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
+    check_divisible(image, stride, "image")
     enc, gate = pooling_indices(image, index, stride, temperature, painting, block, seed)
     pooled = indexed_pool(image, enc, stride)
     unpooled = indexed_upsample(pooled, gate, stride)

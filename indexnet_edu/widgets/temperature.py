@@ -64,7 +64,7 @@ def temperature_curve(image: torch.Tensor, stride: int = 2, temperatures=None) -
     """Reconstruction error of softmax pooling at each temperature (default :func:`temperature_grid`)."""
     check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
-    check_divisible(image, stride)
+    check_divisible(image, stride, "image")
     temperatures = temperature_grid() if temperatures is None else np.asarray(temperatures, dtype=np.float64)
     if temperatures.ndim != 1 or temperatures.size == 0 or not (temperatures > 0).all():
         raise ValueError(f"temperatures must be a non-empty 1-D sequence of positive numbers, got {temperatures!r}")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_nonnegative_int, check_positive_int, check_tensor
+from .._checks import check_choice, check_divisible, check_nonnegative_int, check_positive_int, check_tensor
 from ..a2u import A2U
 from ..carafe_module import CARAFE
 from ..fade import FADE
@@ -142,6 +142,7 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
+    check_divisible(image, stride, "image")
     channels, height, width = image.shape[1:]
     low_res = F.max_pool2d(image, stride)
     h, w = low_res.shape[-2:]
