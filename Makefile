@@ -5,6 +5,11 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.indexnet_edu-installed
 # torch is pinned: a looser spec pulls gigabytes of CUDA wheels on a CPU machine.
 TORCH  ?= torch==2.13.0
+# Where torch comes from. Empty: pip's default index (on this project's machines the pin resolves
+# to a local CPU wheel). On a Linux laptop the default index gives the CUDA build (~18 NVIDIA
+# packages, gigabytes): `make lab TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu` takes the CPU build.
+TORCH_INDEX_URL ?=
+TORCH_FROM = $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL) --extra-index-url https://pypi.org/simple,)
 PORT   ?= 8888
 ROOT_FLAG = $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -37,14 +42,15 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet $(TORCH_FROM) "$(TORCH)"
 	$(BIN)/python -m pip install --quiet -e ".[dev,book,fast,triton]" "$(TORCH)"
 	@touch $(STAMP)
 
 lab: setup
 	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/lab (the URL with its token is printed below)"
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(ROOT_FLAG) \
-		--ServerApp.root_dir=notebooks
+		--ServerApp.root_dir=notebooks --LabApp.news_url=None \
+		--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate
 
 test: $(SETUP)
 	$(call run_pytest,$(TESTS))

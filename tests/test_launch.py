@@ -186,9 +186,11 @@ def test_lesson_list_matches_the_notebooks_in_the_checkout():
 
 def test_outside_a_checkout_no_lesson_files_is_not_an_error(tmp_path):
     assert lessons_present(tmp_path) is None
+    (tmp_path / "00_start_here.ipynb").write_text("{}")  # a lesson downloaded alone: still no checkout
+    assert lessons_present(tmp_path) is None
     (tmp_path / "02_index_playground.ipynb").write_text("{}")
     present = lessons_present(tmp_path)
-    assert present["02_index_playground"] and not present["00_start_here"]
+    assert present["02_index_playground"] and present["00_start_here"] and not present["01_upsampling_is_indexing"]
 
 
 def test_lesson_list_refuses_a_missing_folder(tmp_path):

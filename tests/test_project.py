@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -104,11 +105,28 @@ def test_makefile_pins_torch_and_binds_jupyterlab_to_loopback():
     assert "torch==2.13.0" in makefile
     assert "--ServerApp.ip=127.0.0.1" in makefile
     assert "--allow-root" in makefile
+    assert "--LabApp.news_url=None" in makefile  # no news pop-up over the widgets at first launch
+
+
+@pytest.mark.parametrize("index, expected", [(None, None), ("https://download.pytorch.org/whl/cpu",
+                                                            "--index-url https://download.pytorch.org/whl/cpu")])
+def test_make_setup_takes_torch_from_the_index_the_user_names(tmp_path, index, expected):
+    arguments = ["make", "-n", "-B", "-C", str(REPO), "setup", f"VENV={tmp_path / 'venv'}"]
+    if index:
+        arguments.append(f"TORCH_INDEX_URL={index}")
+    commands = subprocess.run(arguments, capture_output=True, text=True, check=True).stdout
+    torch_line = next(line for line in commands.splitlines() if '"torch==2.13.0"' in line and " -e " not in line)
+    assert ("--index-url" in torch_line) == bool(expected)
+    if expected:
+        assert expected in torch_line
 
 
 def test_pytest_runs_the_notebooks_with_nbval_lax():
     options = _pyproject()["tool"]["pytest"]["ini_options"]
-    assert "notebooks" in options["testpaths"] and "--nbval-lax" in options["addopts"]
+    assert "--nbval-lax" in options["addopts"]
+    # the lessons run through the installed wheel (once), not a second time from the checkout
+    assert options["testpaths"] == ["tests"]
+    assert "--nbval-lax" in (REPO / "tests" / "test_installed_wheel.py").read_text()
 
 
 # --- declared support is real -------------------------------------------------------------------

@@ -77,3 +77,16 @@ def test_the_lessons_05_to_07_read_their_eleven_arms_and_lesson_09_every_arm():
     for task in ("matting_noskip", "reconstruction", "texture_regions"):
         for name in ("a2u", "fade", "fade_nogate", "sapa", "sapa_inner"):
             assert every.seeds[(task, name)] == list(SEEDS), (task, name)
+
+
+def test_the_packaged_copy_agrees_with_the_checkouts_results():
+    # results/laptop and benchmarks/results are what the tools write; the package carries a copy
+    # (what installed lessons read), kept in step by tools/refresh_shipped_data.py.
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "refresh_shipped_data.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -5,13 +5,15 @@
     python tools/notebook_headers.py notebooks/05_*.ipynb
 
 Idempotent: run it again after notebooks change (a merge, a new lesson) and only what is
-missing or stale is rewritten. Two things per notebook:
+missing or stale is rewritten. Three things per notebook:
 
 1. the header (first) markdown cell gets, right under its ``# title`` line, a marked line of
    badges "Open in Colab" / "Launch on Binder" for that notebook;
 2. the first code cell becomes the Colab install cell (tagged ``colab-install``): on Colab it
    pip-installs the package from ``indexnet_edu.lessons.env.REPOSITORY_URL`` (never pinning torch:
-   Colab's own build stays); anywhere else it does nothing.
+   Colab's own build stays); anywhere else it does nothing;
+3. the notebook metadata (kernelspec, language_info) becomes what JupyterLab writes on opening
+   it, so opening a lesson leaves it unmodified.
 
 The README gets the same badge line under its title (opening lesson 00). Every URL comes from
 ``REPOSITORY_URL``: change it there and re-run this script.
@@ -33,6 +35,12 @@ from indexnet_edu.lessons.env import REPOSITORY_URL  # noqa: E402
 BADGE_MARKER = "<!-- launch badges: written by tools/notebook_headers.py -->"
 INSTALL_TAG = "colab-install"
 INSTALL_FIRST_LINE = "# On Google Colab only: install the lessons' package (elsewhere this cell does nothing)."
+# The notebook metadata JupyterLab writes when it opens a lesson with the project's Python (3.11,
+# as on Binder and in CI): stored so, opening a lesson changes nothing and leaves `git status` clean.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {"codemirror_mode": {"name": "ipython", "version": 3}, "file_extension": ".py",
+                 "mimetype": "text/x-python", "name": "python", "nbconvert_exporter": "python",
+                 "pygments_lexer": "ipython3", "version": "3.11.7"}
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
 
@@ -115,6 +123,7 @@ def updated(notebook: dict, name: str) -> dict:
         tags.append(INSTALL_TAG)
     first_code = next((i for i, c in enumerate(cells) if c["cell_type"] == "code"), len(cells))
     cells.insert(first_code, cell)
+    notebook["metadata"].update(kernelspec=dict(KERNELSPEC), language_info=json.loads(json.dumps(LANGUAGE_INFO)))
     return notebook
 
 

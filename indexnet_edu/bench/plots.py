@@ -34,13 +34,15 @@ def _label_only_the_given_ticks(axis, values) -> None:
     axis.set_ticks(values, [str(v) for v in values])
     axis.set_minor_formatter(NullFormatter())
 
-RESULTS_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+def committed_results(name: str = "cpu.json") -> Path:
+    """The committed benchmark run ``name`` shipped inside the package (:mod:`indexnet_edu.shipped_files`).
 
+    Raises:
+        ShippedDataMissing: it is not there; the message names it and the command that makes it.
+    """
+    from ..shipped_files import BENCH_COMMAND, benchmarks_dir, require
 
-def committed_results(name: str = "cpu.json") -> Path | None:
-    """Path of a committed results file under ``benchmarks/results``, or None if absent."""
-    path = RESULTS_DIR / name
-    return path if path.exists() else None
+    return require(benchmarks_dir() / name, BENCH_COMMAND)
 
 
 def fast_working_values(channels: int, height: int, width: int, kernel_size: int, scale: int = 2) -> int:

@@ -64,15 +64,15 @@ def lessons_present(folder=None) -> dict[str, bool] | None:
     """Which lesson notebooks (:data:`LESSONS`) sit in ``folder`` (default: the working directory,
     where a lesson's kernel runs).
 
-    Returns ``{name: present}``, or None when the folder holds none of them: the lesson then
-    runs outside a checkout (Colab, Binder's home, a notebook copied elsewhere), and the
-    package alone is what matters.
+    Returns ``{name: present}``, or None when the folder holds at most one of them: the lesson
+    then runs on its own, outside a checkout (Colab, Binder's home, a notebook downloaded into
+    a folder of its own), and the package alone is what matters.
     """
     folder = Path.cwd() if folder is None else Path(folder)
     if not folder.is_dir():
         raise ValueError(f"expected an existing folder, got {str(folder)!r}")
     present = {name: (folder / f"{name}.ipynb").is_file() for name in LESSONS}
-    return present if any(present.values()) else None
+    return present if sum(present.values()) > 1 else None
 
 
 def package_digest(*extra: str) -> str:

@@ -1,11 +1,12 @@
-"""The results and checkpoints that ship with the repository (``results/laptop``), and the published
-numbers the lessons set beside them.
+"""The results and checkpoints that ship inside the package, and the published numbers the
+lessons set beside them.
 
-``results/laptop/<task>/<upsampler>/seed<k>.json`` were made by the ``laptop`` preset sweep
-(5 paired seeds, provenance in every file; see ``results/laptop/README.md``);
-``results/laptop/checkpoints/<task>/<upsampler>/seed<k>/checkpoint.pt`` are the trained
-weights of a few of those runs (model and config only), so a lesson can show a trained model
-at once.
+``<task>/<upsampler>/seed<k>.json`` were made by the ``laptop`` preset sweep (5 paired seeds,
+provenance in every file; see ``results/laptop/README.md`` in the repository);
+``checkpoints/<task>/<upsampler>/seed<k>/checkpoint.pt`` are the trained weights of a few of
+those runs (model and config only), so a lesson can show a trained model at once. Where they
+live is :mod:`indexnet_edu.shipped_files`'s business; a missing file is an error that names it
+and the command that makes it, never an empty table or a silent training run.
 
 >>> table = shipped_results(["matting_noskip"])           # ResultsTable, n = 5 per arm
 >>> model, config = model_or_train("matting_noskip", "hin")  # shipped weights, or train if absent
@@ -14,10 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sweep import ResultsTable, job_dir, load_results
+from ..shipped_files import SWEEP_COMMAND, ShippedDataMissing, laptop_checkpoints_dir, laptop_results_dir, require
+from ..sweep import ResultsTable, job_dir, load_results, result_path
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent.parent / "results" / "laptop"
-CHECKPOINT_DIR = SHIPPED_DIR / "checkpoints"
+SHIPPED_DIR = laptop_results_dir()
+CHECKPOINT_DIR = laptop_checkpoints_dir()
 PRESET = "laptop"
 
 FADE_CITATION = ("H. Lu, W. Liu, H. Fu, Z. Cao, “FADE: Fusing the Assets of Decoder and Encoder for "
@@ -43,12 +45,22 @@ COMPARISON_ARMS = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool
                    "din_o2o", "din_m2o", "din_m2o_nl_ctx")
 
 
-def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=SHIPPED_DIR) -> ResultsTable:
+def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=None) -> ResultsTable:
     """The shipped laptop-preset results of ``tasks`` (default: all) and ``upsamplers`` (default:
     the eleven arms of lessons 05–07; ``None`` for every shipped arm, the successors included), in
-    that order; an empty table when the folder is missing."""
-    if not Path(directory).is_dir():
-        return ResultsTable()
+    that order.
+
+    Raises:
+        ShippedDataMissing: the folder, or the first seed of a requested (task, upsampler), is not
+            there; the message names the file and the commands that make it.
+    """
+    directory = Path(directory) if directory is not None else SHIPPED_DIR
+    require(directory, SWEEP_COMMAND)
+    for task in tasks or ():
+        for upsampler in upsamplers or ():
+            require(result_path(directory, task, upsampler, 0),
+                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
+                    "--seeds 0 1 2 3 4 --out results/laptop")
     return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
                         upsamplers=list(upsamplers) if upsamplers else None)
 
@@ -76,18 +88,28 @@ def ship_checkpoint(run_dir, task: str, upsampler: str, seed: int = 0, directory
 
 def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = False, steps: int | None = None,
                    out=None, progress: bool = True):
-    """(model in eval mode, its TrainConfig): the shipped checkpoint when there is one and
-    ``retrain`` is False, else a fresh laptop-preset run (``steps`` overrides its length) in ``out``
-    (default: the lessons' scratch folder), reused if it already finished there."""
+    """(model in eval mode, its TrainConfig): the shipped checkpoint, or with ``retrain`` a fresh
+    laptop-preset run (``steps`` overrides its length) in ``out`` (default: the lessons' scratch
+    folder), reused if it already finished there; a line says so before training starts.
+
+    Raises:
+        ShippedDataMissing: no shipped checkpoint for (task, upsampler, seed) and not ``retrain``.
+    """
     from ..train import CHECKPOINT_NAME, load_trained_model, make_config, train
     from .training_views import lesson_results_dir
 
     shipped = shipped_checkpoint(task, upsampler, seed)
-    if not retrain and (shipped / CHECKPOINT_NAME).exists():
+    if not retrain:
+        if not (shipped / CHECKPOINT_NAME).exists():
+            raise ShippedDataMissing(
+                f"shipped data missing: {shipped / CHECKPOINT_NAME} — train it here with model_or_train({task!r}, "
+                f"{upsampler!r}, retrain=True), or ship one with indexnet_edu.lessons.shipped.ship_checkpoint")
         return load_trained_model(shipped)
     config = make_config(task, upsampler, PRESET, seed, steps=steps)
     run_dir = job_dir(out or lesson_results_dir(config.steps) / PRESET, task, upsampler, seed)
     if not (run_dir / "results.json").exists():
+        print(f"Training {task}/{upsampler} (seed {seed}) here: {config.steps} steps of the laptop preset "
+              f"on {config.n_train} images; the run is kept in {run_dir}.")
         train(config, run_dir, resume=True, progress=progress)
     return load_trained_model(run_dir)
 
@@ -107,6 +129,8 @@ def rerun_one_seed(task: str, upsamplers, seed: int = 0, steps: int | None = Non
         raise ValueError("upsamplers must name at least one upsampler")
     length = make_config(task, upsamplers[0], PRESET, seed, steps=steps).steps
     out = out or lesson_results_dir(length) / PRESET
+    print(f"Training {', '.join(upsamplers)} on {task} (seed {seed}) here: {length} steps each; runs already "
+          f"finished in {out} are reused.")
     return run_sweep([task], upsamplers, [seed], PRESET, out, steps=steps, in_process=True, progress=progress)
 
 

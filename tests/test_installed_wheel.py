@@ -1,0 +1,126 @@
+"""The suite as users get it: every lesson runs from the installed wheel, each lesson alone in an
+empty folder, from a working directory outside the checkout, with the checkout's package out of
+reach — as on Colab, on Binder (which installs the package non-editably) or for a lesson
+downloaded on its own.
+
+This is where the lessons run under ``make test`` (nbval, in quick mode unless FULL=1): once,
+through the wheel, rather than a second time from the source tree. ``pytest notebooks/X.ipynb``
+still runs one lesson from the checkout.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+LESSONS = sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh virtual environment holding the wheel built from this checkout (not editable).
+
+    Its third-party packages (torch and the rest, already installed here) are reached through a
+    plain path entry to this interpreter's site-packages: a path entry runs none of that folder's
+    ``.pth`` hooks, so this checkout's editable install stays out of the new environment.
+    """
+    work = tmp_path_factory.mktemp("installed")
+    dist = work / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
+                    "--wheel-dir", str(dist), str(REPO)], check=True, capture_output=True, text=True)
+    wheels = list(dist.glob("indexnet_edu-*.whl"))
+    assert len(wheels) == 1, wheels
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   check=True, capture_output=True, text=True).stdout.strip())
+    (packages / "dependencies-of-the-test.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet", "--target",
+                    str(packages), str(wheels[0])], check=True, capture_output=True, text=True)
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", INDEXNET_EDU_CACHE=str(work / "cache"),
+               INDEXNET_EDU_PROGRESS="0")
+    env.setdefault("INDEXNET_QUICK", "1")
+    return {"python": python, "packages": packages, "env": env, "work": work, "wheel": wheels[0]}
+
+
+def test_the_wheel_carries_the_shipped_data_and_imports_from_the_environment(installed):
+    probe = subprocess.run(
+        [str(installed["python"]), "-c",
+         "import indexnet_edu, indexnet_edu.shipped_files as s; print(indexnet_edu.__file__); "
+         "print(s.laptop_results_dir()); print(len(list(s.laptop_results_dir().glob('*/*/seed*.json'))))"],
+        cwd=installed["work"], env=installed["env"], capture_output=True, text=True, check=True)
+    package_file, results, count = probe.stdout.split()
+    assert Path(package_file).is_relative_to(installed["packages"]), package_file
+    assert not Path(package_file).is_relative_to(REPO)
+    assert Path(results).is_relative_to(installed["packages"])
+    assert int(count) == len(list((REPO / "results" / "laptop").glob("*/*/seed*.json")))
+    assert installed["wheel"].stat().st_size < 8 * 2**20  # lean: the results and a few small checkpoints
+
+
+@pytest.mark.slow
+def test_every_lesson_runs_alone_from_the_installed_wheel(installed, request):
+    lessons = installed["work"] / "lessons"
+    for lesson in LESSONS:  # each in an empty folder of its own
+        folder = lessons / lesson.stem
+        folder.mkdir(parents=True)
+        shutil.copy2(lesson, folder / lesson.name)
+    timeout = request.config.getoption("nbval_cell_timeout", default=600) or 600
+    outside = installed["work"] / "elsewhere"
+    outside.mkdir()
+    done = subprocess.run(
+        [str(installed["python"]), "-m", "pytest", "--nbval-lax", f"--nbval-cell-timeout={timeout}", "-p",
+         "no:cacheprovider", "-q", "-rf", "--rootdir", str(lessons), str(lessons)],
+        cwd=outside, env=installed["env"], capture_output=True, text=True)
+    tail = done.stdout[-6000:] + done.stderr[-2000:]
+    assert done.returncode == 0, tail
+    assert {path.parent.name for path in lessons.rglob("*.ipynb")} == {lesson.stem for lesson in LESSONS}
+    passed = re.search(r"(\d+) passed", done.stdout)
+    code_cells = sum(cell["cell_type"] == "code" for lesson in LESSONS
+                     for cell in json.loads(lesson.read_text(encoding="utf-8"))["cells"])
+    assert passed and int(passed.group(1)) == code_cells, tail  # every cell of every lesson ran
+    assert len(LESSONS) == 10
+
+
+def test_a_lesson_with_its_data_removed_fails_with_one_line_naming_the_file_and_the_command(installed):
+    """Remove one shipped file from the installed package: the call that needs it says which
+    file and how to make it, in one line (never an empty table or a silent training run)."""
+    shipped = installed["packages"] / "indexnet_edu" / "_shipped"
+    hidden = installed["work"] / "hidden"
+    shutil.copytree(shipped, hidden / "_shipped")
+    try:
+        (shipped / "laptop" / "reconstruction" / "bilinear" / "seed0.json").unlink()
+        (shipped / "laptop" / "checkpoints" / "matting_noskip" / "hin" / "seed0" / "checkpoint.pt").unlink()
+        (shipped / "benchmarks" / "cpu.json").unlink()
+        calls = {
+            "results": "from indexnet_edu.lessons.shipped import shipped_results; shipped_results(['reconstruction'])",
+            "checkpoint": "from indexnet_edu.lessons.shipped import model_or_train; model_or_train('matting_noskip', 'hin')",
+            "benchmark": "from indexnet_edu.bench.plots import committed_results; committed_results('cpu.json')",
+        }
+        expected = {"results": ("reconstruction/bilinear/seed0.json", "python -m indexnet_edu.sweep"),
+                    "checkpoint": ("matting_noskip/hin/seed0/checkpoint.pt", "retrain=True"),
+                    "benchmark": ("benchmarks/cpu.json", "python -m indexnet_edu.bench")}
+        for name, code in calls.items():
+            done = subprocess.run([str(installed["python"]), "-c",
+                                   f"import sys\ntry:\n    {code}\nexcept FileNotFoundError as e:\n    print(e); sys.exit(3)"],
+                                  cwd=installed["work"], env=installed["env"], capture_output=True, text=True)
+            assert done.returncode == 3, (name, done.stdout, done.stderr)
+            message = done.stdout.strip()
+            assert "\n" not in message and message.startswith("shipped data missing: ")
+            for part in expected[name]:
+                assert part in message, (name, message)
+        assert not (installed["env"]["INDEXNET_EDU_CACHE"] and
+                    list(Path(installed["env"]["INDEXNET_EDU_CACHE"]).rglob("checkpoint.pt"))), "it trained"
+    finally:
+        shutil.rmtree(shipped)
+        shutil.copytree(hidden / "_shipped", shipped)
