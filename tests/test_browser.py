@@ -186,3 +186,16 @@ def test_playground_runs_in_jupyterlab_and_a_slider_redraws_the_picture(jupyter_
         partial = target.with_suffix(".png.tmp")
         shutil.copyfile(screenshot, partial)
         os.replace(partial, target)
+
+
+def test_opening_a_lesson_leaves_it_unmodified(jupyter_lab, browser_page):
+    # JupyterLab writes the kernel's metadata into a notebook it opens; a lesson stored with other
+    # metadata would turn dirty, be autosaved and show as modified in `git status`.
+    base, token = jupyter_lab
+    page = browser_page
+    page.goto(f"{base}/lab/tree/00_start_here.ipynb?token={token}")
+    page.locator(".jp-NotebookPanel").first.wait_for(timeout=60_000)
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(3_000)  # the kernel's language_info has arrived
+    tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab", has_text="00_start_here.ipynb").first
+    assert "jp-mod-dirty" not in (tab.get_attribute("class") or "")
