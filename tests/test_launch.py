@@ -159,10 +159,10 @@ def test_binder_python_satisfies_requires_python():
     assert tuple(map(int, version.groups())) >= tuple(map(int, floor.groups()))
 
 
-def test_binder_postbuild_installs_the_package_without_touching_dependencies():
-    post_build = REPO / "binder" / "postBuild"
-    assert os.access(post_build, os.X_OK)
-    assert re.search(r"^python -m pip install --no-deps \.$", post_build.read_text(), re.MULTILINE)
+def test_binder_postbuild_is_executable():
+    # What it installs is tested by behaviour: tests/test_installed_wheel.py installs the package
+    # with this script into a fresh environment and runs every lesson from it.
+    assert os.access(REPO / "binder" / "postBuild", os.X_OK)
 
 
 def test_binder_start_switches_quick_mode_on_and_runs_the_server_command():
