@@ -66,3 +66,10 @@ if AVAILABLE:
         return grad_y, grad_kernels, None, None, None, None, None
 
     reassemble_op.register_autograd(_backward, setup_context=_setup_context)
+
+    def _no_second_derivative(ctx, grad_y, grad_kernels):
+        raise RuntimeError("second derivatives through torch.ops.indexnet_edu.reassemble are not supported "
+                           "(torch.compile does not differentiate a backward again); for a gradient penalty call "
+                           "indexnet_edu.reassemble eagerly, whose backward is differentiable")
+
+    reassemble_backward_op.register_autograd(_no_second_derivative, setup_context=lambda ctx, inputs, output: None)

@@ -67,3 +67,15 @@ def test_first_derivatives_still_take_the_hand_written_backward(implementation, 
     y, kernels = case()
     reassemble(y, kernels, 3, 2, 2, implementation=implementation).sum().backward()
     assert y.grad is not None and kernels.grad is not None
+
+
+def test_the_compiled_graphs_operator_refuses_a_second_derivative_by_name():
+    from indexnet_edu import reassembly_op
+
+    if not reassembly_op.AVAILABLE:
+        pytest.skip("torch.library.custom_op needs PyTorch >= 2.4")
+    y, kernels = case()
+    out = reassembly_op.reassemble_op(y, kernels, 3, 2, 2, "zeros", None)
+    (grad_y,) = torch.autograd.grad(out.square().sum(), y, create_graph=True)
+    with pytest.raises(RuntimeError, match="second derivatives through torch.ops.indexnet_edu.reassemble"):
+        grad_y.square().sum().backward()
