@@ -68,3 +68,10 @@ def test_index_networks_is_cited_with_its_journal_year():
                *(repo / "docs").rglob("*.md")]
     stale = [path.name for path in sources if re.search(r"TPAMI(?: 44\(1\),)? 2020", path.read_text(encoding="utf-8"))]
     assert not stale, stale
+
+
+def test_the_start_page_maps_every_lesson():
+    start = "\n".join(_markdown("00_start_here"))
+    table = start.split("## The map of lessons", 1)[1]
+    listed = re.findall(r"^\| `(\d\d_\w+)` \|", table, re.MULTILINE)
+    assert listed == [path.stem for path in LESSONS]
