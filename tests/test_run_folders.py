@@ -9,10 +9,11 @@ import sys
 import time
 
 import pytest
+import torch
 
 from conftest import REPO
 from indexnet_edu.checkpoint import LOCKED_EXIT_CODE, RunLockedError, exclusive_run_lock
-from indexnet_edu.sweep import result_path, run_sweep
+from indexnet_edu.sweep import job_dir, result_path, run_sweep
 from indexnet_edu.train import make_config, train
 
 TINY = dict(n_train=8, n_test=4, size=16, batch_size=4, widths=(4, 8))
@@ -97,11 +98,11 @@ def test_ctrl_c_stops_a_sweep_with_one_line_and_the_same_command_resumes_it(tmp_
             "--steps", "150", "--jobs", "1", "--out", str(tmp_path)]
     sweep = cli("sweep", *argv)
     first = result_path(tmp_path, "reconstruction", "nearest", 0)
+    second = job_dir(tmp_path, "reconstruction", "nearest", 1) / "checkpoint.pt"
     deadline = time.monotonic() + 240
-    while not first.exists() and time.monotonic() < deadline and sweep.poll() is None:
-        time.sleep(0.2)
-    assert first.exists(), "the first job never finished"
-    time.sleep(1.5)  # the second job is training now
+    while not second.exists() and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.05)
+    assert first.exists() and second.exists(), "the second job never reached its first checkpoint (step 50)"
     sweep.send_signal(signal.SIGINT)  # what Ctrl-C sends to the sweep (its jobs run in their own sessions)
     code, _, err = finished(sweep, timeout=180)
     assert code == 130, err
@@ -109,10 +110,11 @@ def test_ctrl_c_stops_a_sweep_with_one_line_and_the_same_command_resumes_it(tmp_
     assert len(lines) == 1 and "sweep interrupted" in lines[0] and "resume" in lines[0], err
     done = {path for path in tmp_path.rglob("seed*.json")}
     assert done == {first}
-    checkpoints = list(tmp_path.rglob("checkpoint.pt"))
-    assert checkpoints, "the interrupted job left no checkpoint to resume from"
+    interrupted_at = torch.load(second, weights_only=True)["step"]
+    assert 50 <= interrupted_at < 150  # the interrupted job checkpointed part-way
     stamp = first.stat().st_mtime_ns
     code, out, err = finished(cli("sweep", *argv), timeout=600)
     assert code == 0, err
     assert len(list(tmp_path.rglob("seed*.json"))) == 2
     assert first.stat().st_mtime_ns == stamp  # the finished job was skipped, not rerun
+    assert torch.load(second, weights_only=True)["step"] == 150  # the interrupted one was finished
