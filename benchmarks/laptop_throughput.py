@@ -136,6 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="rounds; the median is reported")
     parser.add_argument("--quick", action="store_true", help="3 steps, one case, no JSON written")
     args = parser.parse_args(argv)
+    for flag, value, least in (("--steps", args.steps, 1), ("--warmup", args.warmup, 0), ("--repeats", args.repeats, 1)):
+        if value < least:
+            parser.error(f"{flag} must be >= {least}, got {value}")
     if args.worker:
         print(json.dumps(_worker(**json.loads(args.worker))))
         return 0

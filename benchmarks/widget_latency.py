@@ -23,6 +23,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256, help="image side in pixels")
     parser.add_argument("--repeats", type=int, default=20, help="moves per control")
     args = parser.parse_args()
+    if args.size < 4 or args.size % 4 or args.repeats < 1:
+        parser.error(f"need a --size divisible by 4 (stride 4 must tile it) and --repeats >= 1, "
+                     f"got --size {args.size} --repeats {args.repeats}")
     results = measure_update_latency(args.size, args.repeats)
     print(f"widget update latency, {args.size}×{args.size} image, median of {args.repeats} moves "
           f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})")

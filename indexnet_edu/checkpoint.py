@@ -55,7 +55,8 @@ def exclusive_run_lock(directory, owner: str):
 
     Raises:
         OutputDirError: the folder cannot be created or written (:func:`prepare_output_dir`).
-        RunLockedError: another process holds the lock; the message names the folder.
+        RunLockedError: another process holds the lock; the message names the folder (and the
+            holder's process id where the OS tells it).
     """
     directory = prepare_output_dir(directory)
     try:
@@ -68,11 +69,37 @@ def exclusive_run_lock(directory, owner: str):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunLockedError(f"{directory} is in use by another {owner} run; wait for it to finish, "
+            holder = lock_holder(directory)
+            by = f"another {owner} run" + (f" (process {holder})" if holder is not None else "")
+            raise RunLockedError(f"{directory} is in use by {by}; wait for it to finish, "
                                  "or choose another --out") from None
         yield directory
     finally:
         os.close(handle)  # releases the lock
+
+
+def lock_holder(directory) -> int | None:
+    """The id of the process holding a ``flock`` on ``directory``, where the OS says (Linux:
+    ``/proc/locks``); None when nobody holds one or it cannot be told."""
+    try:
+        status = os.stat(directory)
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    device = (os.major(status.st_dev), os.minor(status.st_dev))
+    for line in lines:
+        # "1: FLOCK  ADVISORY  WRITE 1234 fe:00:2170951 0 EOF"; waiting requests carry "->" and are skipped
+        fields = line.split()
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if int(inode) == status.st_ino and (int(major, 16), int(minor, 16)) == device:
+                pid = int(fields[4])
+                return pid if pid > 0 else None
+        except ValueError:
+            continue
+    return None
 
 
 def current_umask() -> int:

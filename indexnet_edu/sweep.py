@@ -23,6 +23,7 @@ generated data) and ``load_results(dir)`` → :class:`ResultsTable`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -30,6 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,9 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import MAX_SEED
-from .checkpoint import (LOCKED_EXIT_CODE, RunLockedError, atomic_write_json, atomic_write_text, exclusive_run_lock,
-                         output_dir_argument, prepare_output_dir, remove_stale_temporaries)
+from ._checks import MAX_SEED, check_flag
+from .checkpoint import (LOCKED_EXIT_CODE, RunLockedError, atomic_write_json, atomic_write_text, current_umask,
+                         exclusive_run_lock, output_dir_argument, prepare_output_dir, remove_stale_temporaries)
 from .data.datasets import CACHE_ENV
 from .registry import available_upsamplers
 from .tasks import HIGHER_IS_BETTER, TASKS
@@ -122,28 +124,78 @@ class _Jobs:
         return process.returncode, stderr
 
     def interrupt(self, grace_s: float = 120.0) -> None:
-        """Stop starting jobs; send SIGINT to the running ones and wait for their checkpoints."""
+        """Stop starting jobs; send SIGINT to the running ones and wait for their checkpoints
+        (at most ``grace_s`` seconds each, then they are killed). A further Ctrl-C, SIGTERM or
+        SIGHUP while waiting kills them at once: their last checkpoints stay (saves are atomic)."""
         with self.lock:
             self.stopping = True
             running = list(self.running)
         for process in running:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
+        with _on_stop_signals(lambda signum, frame: self.kill()):
+            for process in running:
+                try:
+                    process.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL every running job (their finished checkpoints and results are files already)."""
+        with self.lock:
+            self.stopping = True
+            running = list(self.running)
         for process in running:
-            try:
-                process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
+            if process.poll() is None:
                 process.kill()
+
+
+#: What the sweep answers like Ctrl-C (SIGHUP: the terminal closed; absent on Windows). Its jobs
+#: run in sessions of their own, so without this they would outlive a sweep killed this way.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _on_stop_signals(handler):
+    """Within the block, :data:`STOP_SIGNALS` call ``handler(signum, frame)`` (main thread only;
+    elsewhere Python cannot set handlers and this does nothing); the previous handlers come back after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+class _StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP turned into the KeyboardInterrupt that Ctrl-C raises (``signum`` says which)."""
+
+    def __init__(self, signum: int):
+        super().__init__()
+        self.signum = signum
+
+
+def _raise_stop(signum, frame):
+    raise _StopSignal(signum) if signum != signal.SIGINT else KeyboardInterrupt()
 
 
 INTERRUPTED = 130  # a job's exit status after SIGINT (its checkpoint is written)
 
 
 def _run_subprocess(task, upsampler, seed, preset, out, steps, model, threads, jobs: _Jobs | None = None) -> None:
-    returncode, stderr = (jobs or _Jobs()).run(job_command(task, upsampler, seed, preset, out, steps, model),
-                                               job_environment(out, threads))
-    if returncode == INTERRUPTED:
-        return  # not finished and not failed: a rerun resumes it from its checkpoint
+    jobs = jobs or _Jobs()
+    returncode, stderr = jobs.run(job_command(task, upsampler, seed, preset, out, steps, model),
+                                  job_environment(out, threads))
+    stopped = returncode in {128 + signum for signum in STOP_SIGNALS} | {-signal.SIGKILL}
+    if stopped and jobs.stopping:
+        return  # stopped by the sweep's own Ctrl-C: not finished, not failed; a rerun resumes it
+    if stopped:  # a signal from elsewhere: never counted as done, so the sweep does not end without it
+        raise RuntimeError(f"job {task}/{upsampler}/seed{seed} was stopped by a signal from outside the sweep "
+                           f"(exit {returncode}); run the sweep again to resume it from its checkpoint")
     if returncode != 0:
         raise RuntimeError(f"job {task}/{upsampler}/seed{seed} failed (exit {returncode}):\n{stderr[-2000:]}")
     publish(job_dir(out, task, upsampler, seed), task, upsampler, seed, out)
@@ -202,7 +254,9 @@ def check_existing_results(jobs, preset: str, out, steps: int | None, model: str
 
 class SweepInterrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep: the running jobs wrote their checkpoints; the message says how many
-    jobs finished and how to resume."""
+    jobs finished and how to resume. ``signum``: the signal that stopped it (SIGINT for Ctrl-C)."""
+
+    signum = signal.SIGINT
 
 
 def _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress) -> None:
@@ -218,29 +272,37 @@ def _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress) -> No
                 bar.set_postfix_str(f"{task}/{upsampler}/seed{seed}")
                 _run_in_process(task, upsampler, seed, preset, out, steps, model)
                 bar.update(1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as error:  # train() checkpointed first (it defers Ctrl-C to the step's end)
             bar.close()
-            raise SweepInterrupted(f"sweep interrupted: {finished()} of {len(todo)} jobs finished; {resume}") from None
+            signum = getattr(error, "signum", signal.SIGINT)
+            cause = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+            stopped = SweepInterrupted(f"sweep interrupted{cause}: {finished()} of {len(todo)} jobs finished; {resume}")
+            stopped.signum = signum
+            raise stopped from None
         bar.close()
         return
     threads = max(1, (os.cpu_count() or 1) // jobs)
     running = _Jobs()
     errors = []
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads, running)
-                   for t, u, s in todo]
-        try:
+        try:  # submitting starts jobs too: a Ctrl-C from the first submit on must reach them
+            futures = [pool.submit(_run_subprocess, t, u, s, preset, out, steps, model, threads, running)
+                       for t, u, s in todo]
             for future in futures:
                 try:
                     future.result()
                 except RuntimeError as error:
                     errors.append(str(error))
                 bar.update(1)
-        except KeyboardInterrupt:  # Ctrl-C: running jobs checkpoint and stop; start no queued one
-            running.interrupt()
-            pool.shutdown(wait=True, cancel_futures=True)
+        except KeyboardInterrupt as error:  # Ctrl-C (or SIGTERM/SIGHUP, see main): jobs checkpoint, none starts
+            with _on_stop_signals(lambda signum, frame: running.kill()):  # a second one: stop waiting
+                running.interrupt()
+                pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
-            raise SweepInterrupted(f"sweep interrupted: {finished()} of {len(todo)} jobs finished; {resume}") from None
+            cause = f" by {signal.Signals(error.signum).name}" if isinstance(error, _StopSignal) else ""
+            stopped = SweepInterrupted(f"sweep interrupted{cause}: {finished()} of {len(todo)} jobs finished; {resume}")
+            stopped.signum = getattr(error, "signum", signal.SIGINT)
+            raise stopped from None
     bar.close()
     if errors:
         raise RuntimeError(f"{len(errors)} of {len(todo)} jobs failed; first:\n{errors[0]}")
@@ -248,11 +310,13 @@ def _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress) -> No
 
 def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results", jobs: int = 1,
               steps: int | None = None, model: str = "light", in_process: bool = False,
-              progress: bool = True, keep_checkpoints: bool = True) -> "ResultsTable":
+              progress: bool = True, keep_checkpoints: bool = True, report: bool = False) -> "ResultsTable":
     """Run every missing (task, upsampler, seed) job; return the table of the requested jobs.
 
     ``jobs`` subprocesses run at once (each with ``cpu_count // jobs`` threads);
-    ``in_process=True`` runs the jobs one after another in this process instead.
+    ``in_process=True`` runs the jobs one after another in this process instead. A name or seed
+    given twice is one job. ``report=True`` also writes :func:`render_report` into ``out`` (while
+    the folder is still this sweep's).
 
     Raises (before any job starts): ValueError for unknown names, seeds outside [0, 2³² − 1],
     non-positive ``jobs`` or ``steps``, or an existing result/checkpoint in ``out`` made with
@@ -260,19 +324,36 @@ def run_sweep(tasks, upsamplers, seeds=(0,), preset: str = "quick", out="results
     into ``out``. Ctrl-C stops it with :class:`SweepInterrupted` once the running jobs have
     written their checkpoints; the same call then resumes.
     """
-    tasks, upsamplers, seeds = list(tasks), list(upsamplers), [int(s) if isinstance(s, str) else s for s in seeds]
+    tasks, upsamplers, seeds = list(tasks), list(upsamplers), [_seed_value(s) for s in seeds]
     _check_names(tasks, upsamplers, seeds)
+    # Twice the same job would be two processes training into one folder (the second refused).
+    tasks, upsamplers, seeds = (list(dict.fromkeys(values)) for values in (tasks, upsamplers, [int(s) for s in seeds]))
     if isinstance(jobs, bool) or not isinstance(jobs, Integral) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
     jobs = int(jobs)
+    in_process, progress = check_flag(in_process, "in_process"), check_flag(progress, "progress")
+    keep_checkpoints, report = check_flag(keep_checkpoints, "keep_checkpoints"), check_flag(report, "report")
     with exclusive_run_lock(out, "sweep"):  # a second sweep on the same folder is refused
         todo = check_existing_results([(t, u, s) for t in tasks for u in upsamplers for s in seeds], preset, out,
                                       steps, model)
         _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress)
-    if not keep_checkpoints:
-        for task, upsampler, seed in todo:
-            shutil.rmtree(job_dir(out, task, upsampler, seed), ignore_errors=True)
-    return load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers, seeds=seeds)
+        if not keep_checkpoints:
+            for task, upsampler, seed in todo:
+                shutil.rmtree(job_dir(out, task, upsampler, seed), ignore_errors=True)
+        table = load_results(out, preset=preset, tasks=tasks, upsamplers=upsamplers, seeds=seeds)
+        if report:
+            render_report(table, out)
+    return table
+
+
+def _seed_value(seed):
+    """A seed as given, or the int a string such as "3" spells (ValueError naming it otherwise)."""
+    if isinstance(seed, str):
+        try:
+            return int(seed)
+        except ValueError:
+            raise ValueError(f"seeds must be ints in [0, {MAX_SEED}] (NumPy's seed range), got {seed!r}") from None
+    return seed
 
 
 @dataclass
@@ -489,21 +570,43 @@ def report_text(table: ResultsTable, reference: str = "bilinear") -> str:
     return "\n".join(sections)
 
 
+def report_paths(table: ResultsTable, out) -> list[Path]:
+    """The files :func:`render_report` writes for ``table``: ``out/summary.md``, then one
+    ``out/<task>_<metric>.png`` per task and metric."""
+    out = Path(out)
+    plots = [out / f"{task}_{metric}.png" for task in table.tasks() for metric in table.metrics(task)]
+    return [out / "summary.md"] + plots
+
+
 def render_report(table: ResultsTable, out) -> list[Path]:
-    """Write ``out/summary.md`` (arm tables and paired contrasts) and ``out/<task>_<metric>.png`` strip plots."""
+    """Write ``out/summary.md`` (arm tables and paired contrasts) and ``out/<task>_<metric>.png``
+    strip plots, each atomically; returns :func:`report_paths`."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    paths = report_paths(table, out)
+    plots = iter(paths[1:])
     for task in table.tasks():
         for metric in table.metrics(task):
             ax = strip_plot(table, task, metric)  # a matplotlib Figure outside pyplot: no backend change
-            path = out / f"{task}_{metric}.png"
-            ax.figure.savefig(path, dpi=100)
-            written.append(path)
-    summary = out / "summary.md"
-    remove_stale_temporaries(summary)
-    atomic_write_text("# Sweep results\n\n" + report_text(table) + "\n", summary)
-    return [summary] + written
+            _save_figure_atomically(ax.figure, next(plots))
+    remove_stale_temporaries(paths[0])
+    atomic_write_text("# Sweep results\n\n" + report_text(table) + "\n", paths[0])
+    return paths
+
+
+def _save_figure_atomically(figure, path: Path) -> None:
+    """``figure.savefig(path)`` through a temp file renamed into place: a reader (or a sweep
+    stopped mid-write) never leaves half a PNG."""
+    remove_stale_temporaries(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            figure.savefig(handle, dpi=100, format="png")
+        os.chmod(handle.name, 0o666 & ~current_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -522,6 +625,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The command line. Exit status: 0 done; 1 a job failed; 2 a usage mistake (before any job);
+    75 another sweep holds ``--out``; 128 + the signal's number when Ctrl-C (130), SIGTERM (143) or
+    SIGHUP (129) stopped it — the running jobs checkpointed first, and the same command resumes."""
     parser = build_parser()
     args = parser.parse_args(argv)
     upsamplers = available_upsamplers() if args.upsamplers == ["all"] else args.upsamplers
@@ -530,24 +636,31 @@ def main(argv=None) -> int:
             parser.error(f"{flag} must be >= 1, got {value}")
     if any(not 0 <= seed <= MAX_SEED for seed in args.seeds):
         parser.error(f"--seeds must be in [0, {MAX_SEED}] (NumPy's seed range), got {args.seeds}")
-    try:
-        if args.report_only:
-            if not args.out.is_dir():
-                parser.error(f"--report-only: {args.out} is not a results folder")
-            table = load_results(args.out, preset=args.preset)
-        else:
-            prepare_output_dir(args.out)
-            table = run_sweep(args.tasks, upsamplers, args.seeds, args.preset, args.out, args.jobs,
-                              args.steps, args.model)
-    except ValueError as error:  # raised before any job starts (OutputDirError included)
-        parser.error(str(error))
-    except RunLockedError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return LOCKED_EXIT_CODE
-    except KeyboardInterrupt as error:  # the jobs checkpointed; one line, no traceback
-        print(f"\n{error or 'sweep interrupted; run the same command again to resume'}", file=sys.stderr)
-        return INTERRUPTED
-    for path in render_report(table, args.out):
+    with _on_stop_signals(_raise_stop):  # SIGTERM and SIGHUP stop it as Ctrl-C does: jobs checkpoint first
+        try:
+            if args.report_only:
+                if not args.out.is_dir():
+                    parser.error(f"--report-only: {args.out} is not a results folder")
+                with exclusive_run_lock(args.out, "sweep"):  # not while a sweep writes there
+                    table = load_results(args.out, preset=args.preset)
+                    paths = render_report(table, args.out)
+            else:
+                prepare_output_dir(args.out)
+                table = run_sweep(args.tasks, upsamplers, args.seeds, args.preset, args.out, args.jobs,
+                                  args.steps, args.model, report=True)
+                paths = report_paths(table, args.out)
+        except ValueError as error:  # raised before any job starts (OutputDirError included)
+            parser.error(str(error))
+        except RunLockedError as error:
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return LOCKED_EXIT_CODE
+        except RuntimeError as error:  # jobs that failed: the count and the first one's own message
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as error:  # the jobs checkpointed; one line, no traceback
+            print(f"\n{error or 'sweep interrupted; run the same command again to resume'}", file=sys.stderr)
+            return 128 + getattr(error, "signum", signal.SIGINT)
+    for path in paths:
         print(path)
     print()
     print(report_text(table))

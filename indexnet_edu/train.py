@@ -10,8 +10,8 @@ and resumed run ends bit-for-bit where an uninterrupted one does on the CPU (tes
 cuDNN is made deterministic, but some backward kernels (scatter-adds in the reassembly and
 grid_sample backward) still accumulate in a varying order, so a resumed GPU run agrees with
 an uninterrupted one to round-off, not bit-for-bit.
-Ctrl-C is deferred to the end of the current step: a checkpoint is written, then the run
-exits with status 130.
+Ctrl-C (and SIGTERM, SIGHUP) is deferred to the end of the current step: a checkpoint is
+written, then the run exits with status 128 + the signal's number (130 for Ctrl-C).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
-from ._checks import check_finite_real, check_seed
+from ._checks import check_finite_real, check_flag, check_seed
 from .checkpoint import (LOCKED_EXIT_CODE, CheckpointError, OutputDirError, RunLockedError, atomic_save, atomic_write_json,
                          capture_rng_state, exclusive_run_lock, load_checkpoint, output_dir_argument,
                          prepare_output_dir, remove_stale_temporaries, restore_rng_state)
@@ -72,6 +72,14 @@ class TrainConfig:
     checkpoint_every: int = 50
     data_seed: int = 0
     amp: bool = True  # mixed precision on CUDA: bf16 where native, else fp16 + GradScaler (see select_precision)
+
+    def __post_init__(self):
+        # Built directly (not by make_config) a config is checked too, for what a run could not
+        # honour: seeds NumPy refuses, counts the batch sampler cannot use. ValueError naming the field.
+        for name in ("seed", "data_seed"):
+            _config_seed(getattr(self, name), name)
+        for name in ("steps", "batch_size", "size", "n_train", "n_test", "checkpoint_every"):
+            _config_int(getattr(self, name), name, 1)
 
 
 # quick: CPU, seconds per job (32×32, 3 stages, 150 steps).
@@ -238,24 +246,42 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+#: The signals a run answers by checkpointing at the end of the step and stopping: Ctrl-C, a
+#: polite kill, a closed terminal (SIGHUP does not exist on Windows).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A run stopped by a signal after writing its checkpoint; ``signum`` says which signal."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+
+
 class _DeferredInterrupt:
-    """Turn SIGINT into a flag checked between steps (main thread only), restoring the old handler."""
+    """Turn :data:`STOP_SIGNALS` into a flag checked between steps (main thread only), restoring
+    the old handlers; ``signum`` is the first signal that arrived."""
 
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self.signum = signal.SIGINT
+        self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def _handle(self, signum, frame):
+        if not self.requested:
+            self.signum = signum
         self.requested = True
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
         return False
 
 
@@ -366,7 +392,9 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     """Run (or resume) one job; returns the results dict also written to ``out_dir/results.json``.
 
     ``interrupt_after=k`` behaves as if Ctrl-C arrived during step k (counting from 1): the
-    checkpoint after step k is written and KeyboardInterrupt raised (used by the tests).
+    checkpoint after step k is written and :class:`TrainingInterrupted` (a KeyboardInterrupt)
+    raised (used by the tests). A real Ctrl-C, SIGTERM or SIGHUP does the same at the end of the
+    step it arrives in.
     The caller's global RNG states, thread count and cuDNN flags are restored on return.
 
     Checked before any data is generated: ``out_dir`` must be a writable folder
@@ -377,6 +405,12 @@ def train(config: TrainConfig, out_dir, resume: bool = False, interrupt_after: i
     may be training into ``out_dir`` (:class:`~indexnet_edu.checkpoint.RunLockedError`). Stale
     temp files of killed saves are removed. A save that fails (e.g. a full disk) raises an OSError naming the file.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (see make_config), got {type(config).__name__}")
+    resume, progress = check_flag(resume, "resume"), check_flag(progress, "progress")
+    if interrupt_after is not None and (isinstance(interrupt_after, bool) or not isinstance(interrupt_after, Integral)
+                                        or interrupt_after < 1):
+        raise ValueError(f"interrupt_after must be None or an int >= 1, got {interrupt_after!r}")
     # One process per run folder (rank 0 of a distributed run holds it for all ranks).
     lock = exclusive_run_lock(out_dir, "train") if int(os.environ.get("RANK", "0")) == 0 else contextlib.nullcontext()
     with lock, _preserved_global_state():
@@ -470,7 +504,9 @@ def _train_job(config: TrainConfig, out_dir, resume: bool, interrupt_after: int 
             if stop and step < config.steps:
                 save(step)
                 bar.close()
-                raise KeyboardInterrupt(f"interrupted after step {step}; checkpoint in {checkpoint_path}")
+                cause = "" if interrupt.signum == signal.SIGINT else f" by {signal.Signals(interrupt.signum).name}"
+                raise TrainingInterrupted(f"interrupted{cause} after step {step}; checkpoint in {checkpoint_path}; "
+                                          "the same command with --resume continues it", interrupt.signum)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save(step)
     bar.close()
@@ -552,9 +588,10 @@ def main(argv=None) -> int:
     except OSError as error:  # a save that failed (full disk, removed folder): one line, no traceback
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt as error:
-        print(f"\n{error or 'interrupted'}", file=sys.stderr)
-        return INTERRUPTED_EXIT_CODE
+    except KeyboardInterrupt as error:  # TrainingInterrupted after its checkpoint, or Ctrl-C before training
+        message = str(error) or "interrupted; the same command with --resume continues from the last checkpoint"
+        print(f"\n{message}", file=sys.stderr)
+        return 128 + getattr(error, "signum", signal.SIGINT)  # 130 for Ctrl-C, as a shell reports it
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

@@ -147,10 +147,10 @@ def test_trimap_from_alpha_refuses_a_nan_radius():
         trimap_from_alpha(np.zeros((4, 4)), math.nan)
 
 
-@pytest.mark.parametrize("seed", [1.5, -1, "0", None])
-def test_make_loader_refuses_a_seed_that_is_not_an_int_at_least_0(seed):
+@pytest.mark.parametrize("seed", [1.5, -1, "0", None, 2**32])
+def test_make_loader_refuses_a_seed_outside_numpys_seed_range(seed):
     dataset = make_dataset("reconstruction", n=2, size=16, cache=False)
-    with pytest.raises((TypeError, ValueError), match="seed must be an int >= 0"):
+    with pytest.raises((TypeError, ValueError), match=r"seed must be an int in \[0, 4294967295\]"):
         make_loader(dataset, 2, seed=seed)
 
 
@@ -189,7 +189,7 @@ def test_temperature_grid_refuses_an_infinite_bound():
 
 
 def test_cost_table_refuses_a_fractional_seed():
-    with pytest.raises(TypeError, match="seed must be an int >= 0, got float 0.5"):
+    with pytest.raises(TypeError, match=r"seed must be an int in \[0, 4294967295\], got float 0.5"):
         cost_table(8, 8, names=["nearest"], seed=0.5)
 
 

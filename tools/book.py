@@ -23,6 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the checkout's package, also when it is not installed
 
+from indexnet_edu.checkpoint import (LOCKED_EXIT_CODE, RunLockedError, exclusive_run_lock,  # noqa: E402
+                                     output_dir_argument)
 from indexnet_edu.lessons.env import package_digest  # noqa: E402
 
 BOOK_SOURCE = REPO / "docs" / "book"
@@ -99,6 +101,8 @@ def build_book(out=DEFAULT_OUT, cache_root=DEFAULT_CACHE, quiet: bool = False) -
 
     Raises subprocess.CalledProcessError when Sphinx fails (a cell raised, a notebook is broken).
     """
+    if not str(out).strip():  # Path("") is the current folder, whose src/ staging would replace
+        raise ValueError(f"out must name a folder, got {str(out)!r}")
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     source = stage(out)
@@ -113,12 +117,18 @@ def build_book(out=DEFAULT_OUT, cache_root=DEFAULT_CACHE, quiet: bool = False) -
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
+    parser.add_argument("--out", type=output_dir_argument, default=DEFAULT_OUT,
+                        help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        index = build_book(args.out, quiet=args.quiet)
+        # Two builds into one folder would delete each other's staged sources (and share the cache).
+        with exclusive_run_lock(args.out, "book build"), exclusive_run_lock(DEFAULT_CACHE, "book build"):
+            index = build_book(args.out, quiet=args.quiet)
+    except RunLockedError as error:
+        print(f"book: error: {error}", file=sys.stderr)
+        return LOCKED_EXIT_CODE
     except subprocess.CalledProcessError as error:
         print(f"the book did not build (sphinx exited {error.returncode}); see the messages above", file=sys.stderr)
         return 1

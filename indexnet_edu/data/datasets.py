@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 from .._progress import tqdm
 
-from .._checks import check_choice, check_flag, check_nonnegative_int, check_positive_int
+from .._checks import check_choice, check_flag, check_positive_int, check_seed
 from ..checkpoint import current_umask
 from .matting import TRIMAP_FOREGROUND, TRIMAP_UNKNOWN, check_trimap_radius, make_matting_sample
 from .reconstruction import make_reconstruction_sample
@@ -116,7 +116,7 @@ class SyntheticDataset(Dataset):
         self.size = check_positive_int(size, "size")
         if self.size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {size}")
-        seed = check_nonnegative_int(seed, "seed")  # it feeds NumPy's SeedSequence
+        seed = check_seed(seed, "seed")  # one seed range everywhere (training seeds NumPy with it)
         self.seed = data_seed(split, seed)
         self.augment = check_flag(augment, "augment")
         self.options = _check_options(self.task, options)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .._checks import check_nonnegative_int, check_positive_int
+from .._checks import check_nonnegative_int, check_positive_int, check_seed
 
 SPLITS = ("train", "test")
 # The held-out test set ignores the caller's seed: every run evaluates on the same images.
@@ -78,7 +78,7 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool = True, seed: i
     """
     batch_size = check_positive_int(batch_size, "batch_size")
     num_workers = check_nonnegative_int(num_workers, "num_workers")
-    seed = check_nonnegative_int(seed, "seed")
+    seed = check_seed(seed, "seed")
     if not isinstance(dataset, Dataset):
         raise TypeError(f"dataset must be a torch Dataset, got {type(dataset).__name__}")
     if sampler is not None and shuffle:

@@ -9,6 +9,7 @@ and so is every finished job: a re-run does only what is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import importlib.metadata
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import atomic_write_json, prepare_output_dir
+from ..checkpoint import atomic_write_json, exclusive_run_lock, prepare_output_dir
 from .archive import write_archive, write_summary
 from .budget import Budget, stop_on_signals
 
@@ -177,6 +178,8 @@ def run_programme(out, budget_s: float, dry_run: bool = False, work=None, worker
 
     Raises:
         ValueError: bad arguments, an unusable ``out``, or no CUDA for the GPU run.
+        RunLockedError: another programme is using ``out`` or ``work``
+            (:class:`~indexnet_edu.checkpoint.RunLockedError`), before any work.
     """
     check_arguments(out, budget_s, workers, stop_after_jobs, stages)
     plan_name = "dry_run" if dry_run else "device"
@@ -188,48 +191,53 @@ def run_programme(out, budget_s: float, dry_run: bool = False, work=None, worker
     out = prepare_output_dir(out)
     work = prepare_output_dir(work if work is not None else default_work_dir(out, plan_name))
     workers = workers or plan["sweep"]["workers"]
-    budget = Budget(float(budget_s), min(RESERVE_S[plan_name], 0.2 * float(budget_s)))
-    log = _Log(work / "log.txt", budget, echo)
-    log(f"programme: plan {plan_name} on {device}, budget {budget_s:g} s, out {out}, work {work}")
-    record = provenance(device, plan_name, plan, float(budget_s), work)
-    stages_done: dict = {}
-    last_pack = [0.0]
+    # One programme per folder: a second run into the same --out or --work is refused before any work.
+    with contextlib.ExitStack() as locks:
+        for folder in dict.fromkeys([out.resolve(), work.resolve()]):
+            locks.enter_context(exclusive_run_lock(folder, "gpu_programme"))
+        budget = Budget(float(budget_s), min(RESERVE_S[plan_name], 0.2 * float(budget_s)))
+        log = _Log(work / "log.txt", budget, echo)
+        log(f"programme: plan {plan_name} on {device}, budget {budget_s:g} s, out {out}, work {work}")
+        record = provenance(device, plan_name, plan, float(budget_s), work)
+        stages_done: dict = {}
+        last_pack = [0.0]
 
-    def pack(force: bool = True) -> None:
-        if not force and time.monotonic() - last_pack[0] < 10.0:
-            return
-        record.update(wall_s=round(budget.elapsed(), 2), stop_reason=budget.stop_reason, stages=stages_done,
-                      finished_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-        atomic_write_json(record, work / "provenance.json")
-        path, sha256, count = write_archive(work, out)
-        write_summary(_summary(record, stages_done, path, sha256, count), out)
-        last_pack[0] = time.monotonic()
+        def pack(force: bool = True) -> None:
+            if not force and time.monotonic() - last_pack[0] < 10.0:
+                return
+            record.update(wall_s=round(budget.elapsed(), 2), stop_reason=budget.stop_reason, stages=stages_done,
+                          finished_utc=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+            atomic_write_json(record, work / "provenance.json")
+            path, sha256, count = write_archive(work, out)
+            write_summary(_summary(record, stages_done, path, sha256, count), out)
+            last_pack[0] = time.monotonic()
 
-    executor, threads = None, torch.get_num_threads()
-    if plan["main_threads"]:
-        torch.set_num_threads(plan["main_threads"])
-    with stop_on_signals(budget):
-        try:
-            if "sweep" in stages:  # the data first: it is generated while the checks and bench run
-                from .sweep_stage import dataset_specs, plan_jobs, start_data_preparation
+        executor, threads = None, torch.get_num_threads()
+        if plan["main_threads"]:
+            torch.set_num_threads(plan["main_threads"])
+        with stop_on_signals(budget):
+            try:
+                if "sweep" in stages:  # the data first: it is generated while the checks and bench run
+                    from .sweep_stage import dataset_specs, plan_jobs, start_data_preparation
 
-                specs, needs = dataset_specs(plan_jobs(plan["sweep"]), plan["sweep"]["preset"], plan["sweep"]["steps"])
-                executor, futures = start_data_preparation(specs, work / "data_cache", plan["sweep"]["data_processes"])
-                log(f"data: generating {len(specs)} datasets in the background")
-            for stage in ("checks", "bench"):
-                if stage in stages:
-                    stages_done[stage] = _run_stage(stage, device, plan, plan_name, work, budget, log)
-                    pack()
-            if "sweep" in stages:
-                stages_done["sweep"] = _run_sweep(plan, work, budget, workers, futures, needs, stop_after_jobs, log,
-                                                  lambda: pack(force=False))
-        finally:
-            if executor is not None:
-                _stop_data_preparation(executor)
-            torch.set_num_threads(threads)
-            log(f"programme: {'stopped: ' + budget.stop_reason if budget.stopped else 'finished'}; packing")
-            pack()
-    return json.loads((out / "summary.json").read_text())
+                    sweep_plan = plan["sweep"]
+                    specs, needs = dataset_specs(plan_jobs(sweep_plan), sweep_plan["preset"], sweep_plan["steps"])
+                    executor, futures = start_data_preparation(specs, work / "data_cache", sweep_plan["data_processes"])
+                    log(f"data: generating {len(specs)} datasets in the background")
+                for stage in ("checks", "bench"):
+                    if stage in stages:
+                        stages_done[stage] = _run_stage(stage, device, plan, plan_name, work, budget, log)
+                        pack()
+                if "sweep" in stages:
+                    stages_done["sweep"] = _run_sweep(plan, work, budget, workers, futures, needs, stop_after_jobs, log,
+                                                      lambda: pack(force=False))
+            finally:
+                if executor is not None:
+                    _stop_data_preparation(executor)
+                torch.set_num_threads(threads)
+                log(f"programme: {'stopped: ' + budget.stop_reason if budget.stopped else 'finished'}; packing")
+                pack()
+        return json.loads((out / "summary.json").read_text())
 
 
 def _stop_data_preparation(executor) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._checks import check_nonnegative_int, check_positive_int
+from .._checks import check_positive_int, check_seed
 from ..cost import count_flops, count_parameters
 from ..registry import available_upsamplers, create_upsampler, upsampler_spec
 
@@ -44,7 +44,7 @@ def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, 
     stride = check_positive_int(stride, "stride")
     if size % stride:
         raise ValueError(f"size must be divisible by stride={stride}, got size={size}")
-    seed = check_nonnegative_int(seed, "seed")
+    seed = check_seed(seed, "seed")
     names = available_upsamplers() if names is None else list(names)
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(1, channels, size, size, generator=generator)

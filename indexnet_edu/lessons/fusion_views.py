@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_nonnegative_int, check_positive_int, check_positive_real, check_tensor
+from .._checks import check_nonnegative_int, check_positive_int, check_positive_real, check_seed, check_tensor
 from ..reassembly import reassemble
 from ..registry import create_upsampler, upsampler_spec
 from ..widgets.upsampling import (SUCCESSORS, UpsamplingView, default_carafe, default_successors, kernel_at,
@@ -68,7 +68,7 @@ def fit_successors(image: torch.Tensor, stride: int = 2, steps: int = 100, lr: f
     stride = check_positive_int(stride, "stride")
     steps = check_positive_int(steps, "steps")
     lr = check_positive_real(lr, "lr", allow_inf=False)
-    seed = check_nonnegative_int(seed, "seed")
+    seed = check_seed(seed, "seed")
     channels = image.shape[1]
     modules = {"carafe": default_carafe(channels, stride, seed), **default_successors(channels, stride, seed)}
     low_res = F.max_pool2d(image, stride)
@@ -174,7 +174,7 @@ def special_case_errors(channels: int = 6, size: int = 5, seed: int = 0) -> dict
 
     channels = check_positive_int(channels, "channels")
     size = check_positive_int(size, "size")
-    generator = torch.Generator().manual_seed(check_nonnegative_int(seed, "seed"))
+    generator = torch.Generator().manual_seed(check_seed(seed, "seed"))
     decoder = torch.randn(2, channels, size, size, generator=generator, dtype=torch.float64)
     encoder = torch.randn(2, channels, 2 * size, 2 * size, generator=generator, dtype=torch.float64)
     errors = {}

@@ -18,13 +18,12 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_tensor
+from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_seed, check_tensor
 from .._progress import tqdm
 from ..images import IMAGES, load_image
 from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
@@ -125,8 +124,7 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
     stride = check_positive_int(stride, "stride")
     steps = check_positive_int(steps, "steps")
     lr = check_positive_real(lr, "lr", allow_inf=False)
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    seed = check_seed(seed, "seed")
     if progress is None:
         progress = not quick_mode()
     x = _toy_image(image, stride)

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_nonnegative_int, check_positive_int, check_positive_real
+from .._checks import check_choice, check_positive_int, check_positive_real, check_seed
 from ..images import IMAGES, load_image
 from . import render
 from .pooling import POOLING_INDICES, STRIDES, PoolingView, explore_pooling
@@ -128,7 +128,7 @@ class PoolingExplorer(_Explorer):
         if name in ("row", "col"):
             return self._checked_position(name, value)
         if name == "seed":
-            return check_nonnegative_int(value, "seed")
+            return check_seed(value, "seed")
         if name == "painting":
             return self._checked_painting(value)
         return value

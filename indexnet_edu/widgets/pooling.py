@@ -21,8 +21,7 @@ import numpy as np
 import torch
 from einops import rearrange, reduce, repeat
 
-from .._checks import (check_choice, check_divisible, check_nonnegative_int, check_positive_int, check_positive_real,
-                       check_tensor)
+from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_seed, check_tensor
 from ..indexing import indexed_pool, indexed_upsample
 from ..recipes import average_index, max_index, softmax_index
 
@@ -65,7 +64,7 @@ def window_max_gate(index: torch.Tensor, stride: int) -> torch.Tensor:
 def random_index(x: torch.Tensor, stride: int = 2, seed: int = 0) -> torch.Tensor:
     """Holistic one-hot index (B×1×H×W) at a uniformly random position of each window."""
     batch, _, height, width = x.shape
-    generator = torch.Generator().manual_seed(check_nonnegative_int(seed, "seed"))
+    generator = torch.Generator().manual_seed(check_seed(seed, "seed"))
     choice = torch.randint(stride * stride, (batch, 1, height // stride, width // stride), generator=generator)
     one_hot = torch.nn.functional.one_hot(choice, stride * stride).to(x.dtype)
     return rearrange(one_hot, "b c h w (s1 s2) -> b c (h s1) (w s2)", s1=stride, s2=stride)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_divisible, check_nonnegative_int, check_positive_int, check_tensor
+from .._checks import check_choice, check_divisible, check_positive_int, check_seed, check_tensor
 from ..a2u import A2U
 from ..carafe_module import CARAFE
 from ..fade import FADE
@@ -79,7 +79,7 @@ class KernelAtPixel:
 def default_carafe(channels: int, stride: int, seed: int = 0) -> CARAFE:
     """An untrained CARAFE (paper's k_up=5, k_enc=3; c_mid=16 to stay cheap): its near-zero
     encoder makes every kernel an almost uniform 5×5 average until it is trained."""
-    seed = check_nonnegative_int(seed, "seed")
+    seed = check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
         return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
@@ -96,7 +96,7 @@ def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
     """Untrained A2U (k=3), FADE without gate (k=5, c_mid=16) and a parameter-free SAPA-I
     (k=5) on :func:`patch_features`, for C channels and this stride. A2U and FADE start
     near uniform (like CARAFE); SAPA-I is content-aware before any training."""
-    seed = check_nonnegative_int(seed, "seed")
+    seed = check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return {"a2u": A2U(channels, stride).eval(), "fade": FADE(channels, stride, c_mid=16, gate=False).eval(),
