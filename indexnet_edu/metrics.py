@@ -41,6 +41,16 @@ def _to_numpy(value, name: str) -> np.ndarray:
     return value
 
 
+def _real_array(value, name: str) -> np.ndarray:
+    """A tensor, array or nested list as a real NumPy array (TypeError for complex values)."""
+    if not isinstance(value, (torch.Tensor, np.ndarray)):
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be an array, got {type(value).__name__}") from None
+    return _to_numpy(value, name)
+
+
 def _squeeze_map(array: np.ndarray, name: str) -> np.ndarray:
     """H×W or 1×H×W → H×W."""
     if array.ndim == 3 and array.shape[0] == 1:
@@ -146,7 +156,13 @@ def _min_max(alpha: np.ndarray) -> np.ndarray:
 
 
 def gradient_magnitude(alpha: np.ndarray, sigma: float = GRADIENT_SIGMA) -> np.ndarray:
-    """‖∇α‖ by derivative-of-Gaussian filtering (true convolution, replicated borders)."""
+    """‖∇α‖ by derivative-of-Gaussian filtering (true convolution, replicated borders), float64.
+
+    ``alpha``: an H×W (or 1×H×W) real map; an integer one is filtered in float64 in its own
+    units (filtering it in its dtype would round and wrap the derivatives). Complex: TypeError.
+    """
+    alpha = _squeeze_map(_real_array(alpha, "alpha"), "alpha").astype(np.float64)
+    sigma = check_positive_real(sigma, "sigma", allow_inf=False)
     hx, hy = gaussian_gradient_filters(sigma)
     gx = ndimage.convolve(alpha, hx, mode="nearest")
     gy = ndimage.convolve(alpha, hy, mode="nearest")
@@ -181,8 +197,12 @@ def connectivity_levels(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """l(p): the last threshold at which pixel p was still in the largest common component.
 
     For t = 0.1 … 1.0, Ω_t = largest 4-connected component of (α̂ ≥ t) ∧ (α ≥ t); a pixel
-    first missing from Ω_t gets l = t − 0.1; pixels never missing get 1.
+    first missing from Ω_t gets l = t − 0.1; pixels never missing get 1. Both mattes as
+    :func:`as_alpha` takes them (floating, in [0, 1]: thresholds of 0.1 … 1 mean nothing for 0 … 255).
     """
+    pred, gt = as_alpha(pred, "pred"), as_alpha(gt, "gt")
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred and gt must have the same shape, got {pred.shape} and {gt.shape}")
     levels = np.full(pred.shape, -1.0)
     previous = 0.0
     for threshold in CONNECTIVITY_THRESHOLDS:
@@ -288,8 +308,16 @@ def confusion_matrix(pred_labels, gt_labels, num_classes: int) -> np.ndarray:
 
 
 def iou_per_class(confusion: np.ndarray) -> np.ndarray:
-    """IoU of each class from a confusion matrix; NaN for a class absent from both maps."""
-    confusion = np.asarray(confusion, dtype=np.float64)
+    """IoU of each class from a confusion matrix (K×K non-negative counts, rows = ground truth);
+    NaN for a class absent from both maps."""
+    confusion = _real_array(confusion, "confusion")
+    if confusion.ndim != 2 or confusion.shape[0] != confusion.shape[1] or confusion.size == 0:
+        raise ValueError(f"confusion must be a square K×K matrix of counts, got shape {confusion.shape}")
+    if confusion.dtype.kind not in "biuf":
+        raise TypeError(f"confusion must hold numbers, got dtype {confusion.dtype}")
+    confusion = confusion.astype(np.float64)
+    if not np.isfinite(confusion).all() or (confusion < 0).any():
+        raise ValueError("confusion must hold finite non-negative counts")
     intersection = np.diag(confusion)
     union = confusion.sum(0) + confusion.sum(1) - intersection
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -308,9 +336,14 @@ def boundary_band(mask: np.ndarray, width: int) -> np.ndarray:
     """Pixels of a binary mask within ``width`` px (chessboard) of its contour or the image edge.
 
     mask − erode(mask, 3×3, ``width`` times) with everything outside the image counting as
-    background — the band Boundary IoU compares (Cheng et al., CVPR 2021).
+    background — the band Boundary IoU compares (Cheng et al., CVPR 2021). ``mask``: an H×W real
+    map (nonzero = inside); ``width`` an int >= 1 (SciPy would read 0 as "erode until nothing changes").
     """
-    mask = np.asarray(mask, dtype=bool)
+    mask = _real_array(mask, "mask")
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be a 2-D H×W map, got shape {mask.shape}")
+    mask = mask.astype(bool)
+    width = check_positive_int(width, "width")
     eroded = ndimage.binary_erosion(mask, structure=np.ones((3, 3), bool), iterations=width, border_value=0)
     return mask & ~eroded
 

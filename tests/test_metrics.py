@@ -390,3 +390,47 @@ def test_every_metric_refuses_complex_input(make):
     for call in calls:
         with pytest.raises(TypeError, match="complex"):
             call()
+
+
+def test_gradient_magnitude_of_an_8_bit_map_is_filtered_in_float_not_wrapped():
+    image = np.random.default_rng(2).integers(0, 256, (16, 16), dtype=np.uint8)
+    expected = metrics.gradient_magnitude(image.astype(np.float64))
+    assert metrics.gradient_magnitude(image).dtype == np.float64
+    assert np.allclose(metrics.gradient_magnitude(image), expected)
+    assert np.allclose(metrics.gradient_magnitude(torch.from_numpy(image)), expected)
+
+
+def test_connectivity_levels_refuse_8_bit_mattes_whose_thresholds_would_mean_nothing():
+    matte = np.full((8, 8), 200, np.uint8)
+    with pytest.raises(TypeError, match="pred must have a floating dtype"):
+        metrics.connectivity_levels(matte, matte)
+    assert np.array_equal(metrics.connectivity_levels(matte / 255, matte / 255),
+                          metrics.connectivity_levels((matte / 255).astype(np.float32), matte / 255))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda c: metrics.gradient_magnitude(c), "alpha"),
+    (lambda c: metrics.connectivity_levels(c, np.zeros((4, 4))), "pred"),
+    (lambda c: metrics.iou_per_class(c), "confusion"),
+    (lambda c: metrics.boundary_band(c, 1), "mask"),
+])
+def test_helper_metrics_refuse_complex_input_by_name(call, name):
+    complex_map = np.full((4, 4), 0.5 + 0.5j)
+    with pytest.raises(TypeError, match=f"{name} must be real, got the complex dtype complex128"):
+        call(complex_map)
+    with pytest.raises(TypeError, match=f"{name} must be real"):
+        call(torch.from_numpy(complex_map))
+
+
+@pytest.mark.parametrize("width", [0, -1, 1.5])
+def test_boundary_band_refuses_a_width_scipy_would_read_as_erode_until_empty(width):
+    with pytest.raises((TypeError, ValueError), match="width must be a positive int"):
+        metrics.boundary_band(np.ones((6, 6), bool), width)
+
+
+def test_iou_per_class_refuses_a_matrix_that_is_not_counts():
+    with pytest.raises(ValueError, match="confusion must be a square K×K matrix"):
+        metrics.iou_per_class(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="finite non-negative counts"):
+        metrics.iou_per_class(-np.eye(2))
+    assert np.array_equal(metrics.iou_per_class([[1, 0], [0, 1]]), [1.0, 1.0])  # a nested list is fine

@@ -53,10 +53,22 @@ class _App:
         try:
             self.pictures = self.explorer.draw(**self.control_values())
         except (ValueError, TypeError) as error:  # the explorer kept its last good state
+            self._show_explorer_state()  # ... and so do the controls: the next move starts from it
             self.status.value = f'<span style="color:#b00">{error}</span>'
             return self.pictures
         self._show(self.pictures)
         return self.pictures
+
+    def _show_explorer_state(self) -> None:
+        """Put every control back to the explorer's value (without redrawing), so a refused
+        value does not stay in a control and fail every later move of another one."""
+        self._holding = True
+        try:
+            for name, control in self.controls.items():
+                if control.value != getattr(self.explorer, name):
+                    control.value = getattr(self.explorer, name)
+        finally:
+            self._holding = False
 
     def set(self, **values) -> dict:
         """Move several controls at once (one redraw) and return the pictures."""

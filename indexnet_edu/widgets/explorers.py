@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from functools import lru_cache
+from numbers import Integral
 
 import numpy as np
 import torch
 
-from .._checks import check_choice, check_positive_int, check_positive_real, check_seed
+from .._checks import check_choice, check_flag, check_positive_int, check_positive_real, check_seed
 from ..images import IMAGES, load_image
 from . import render
 from .pooling import POOLING_INDICES, STRIDES, PoolingView, explore_pooling
@@ -47,14 +48,28 @@ def cached_image(name: str, size: int, gray: bool = False) -> torch.Tensor:
 
 
 class _Explorer:
-    """Shared control handling: ``draw(**changes)`` validates, stores, redraws."""
+    """Shared control handling: ``draw(**changes)`` validates, stores, redraws.
+
+    A control is checked whenever it is set — by ``draw``, the constructor, or a plain
+    ``explorer.temperature = ...`` — so a refused value is never stored. ``size`` is fixed
+    once the explorer is made (the positions, paintings and caches depend on it).
+    """
 
     controls: tuple[str, ...] = ()
 
     def __init__(self, size: int = 256):
-        self.size = check_positive_int(size, "size")
-        if self.size % 4:
+        size = check_positive_int(size, "size")
+        if size % 4:
             raise ValueError(f"size must be divisible by 4 (stride 4 must tile it), got {size}")
+        self.size = size
+
+    def __setattr__(self, name, value):
+        if name in type(self).controls:
+            value = self._checked(name, value)
+        elif name == "size" and "size" in self.__dict__:
+            raise AttributeError(f"size is fixed at {self.size} when the explorer is made; make a new explorer "
+                                 "for another size")
+        super().__setattr__(name, value)
 
     def draw(self, **changes) -> dict[str, bytes]:
         """Apply ``changes`` (control name → value) and return the pictures. All or nothing: a
@@ -81,10 +96,14 @@ class _Explorer:
         raise NotImplementedError
 
     def _checked_position(self, name, value) -> int:
-        value = int(value)
+        """A pixel row or column: an int in [0, size) (NumPy ints too; never a float, whose
+        fraction would be dropped silently, nor a bool)."""
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an int pixel position in [0, {self.size - 1}], "
+                            f"got {type(value).__name__} {value!r}")
         if not 0 <= value < self.size:
             raise ValueError(f"{name} must lie in [0, {self.size - 1}], got {value}")
-        return value
+        return int(value)
 
 
 class PoolingExplorer(_Explorer):
@@ -103,7 +122,7 @@ class PoolingExplorer(_Explorer):
         super().__init__(size)
         if blocks is not None and not isinstance(blocks, dict):
             blocks = {getattr(blocks, "stride", 2): blocks}
-        self.blocks = blocks or {}
+        self.blocks = _per_stride(blocks, "blocks")
         self.image, self.stride, self.index = image, stride, index
         self.temperature, self.seed, self.zoom = temperature, seed, zoom
         self.painting = np.eye(2) if painting is None else painting
@@ -111,8 +130,6 @@ class PoolingExplorer(_Explorer):
         self.col = size // 2 if col is None else col
         self.view: PoolingView | None = None
         self._cache: tuple = (None, None)
-        for name in self.controls:
-            setattr(self, name, self._checked(name, getattr(self, name)))
 
     def _checked(self, name, value):
         if name == "image":
@@ -178,6 +195,20 @@ class PoolingExplorer(_Explorer):
                 for name, p in pictures.items()}
 
 
+def _per_stride(value, name: str, callable_values: bool = True) -> dict:
+    """A ``{stride: module}`` argument, checked when the explorer is made (not at the first draw
+    that needs it): strides among :data:`STRIDES`, modules callable."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{name} must be a dict {{stride: module}}, got {type(value).__name__}")
+    for stride, module in value.items():
+        check_choice(stride, f"a stride of {name}", STRIDES)
+        if callable_values and not callable(module):
+            raise TypeError(f"{name}[{stride}] must be a callable module, got {type(module).__name__}")
+    return dict(value)
+
+
 def _resize_tile(tile: np.ndarray, stride: int) -> np.ndarray:
     """A painted 2×2 tile repeated to 4×4, or a 4×4 tile summed down to 2×2."""
     if stride == 4:
@@ -196,18 +227,17 @@ class UpsamplingExplorer(_Explorer):
                  gray: bool = True, successor_modules=None):
         super().__init__(size)
         # successor_modules: {stride: {"a2u": ..., "fade": ..., "sapa": ...}} (default: untrained ones)
-        self.successor_modules = dict(successor_modules or {})
+        self.successor_modules = _per_stride(successor_modules, "successor_modules", callable_values=False)
         if index_blocks is not None and not isinstance(index_blocks, dict):
             index_blocks = {getattr(index_blocks, "stride", 2): index_blocks}
         if carafe_modules is not None and not isinstance(carafe_modules, dict):
             carafe_modules = {getattr(carafe_modules, "scale", 2): carafe_modules}
-        self.index_blocks, self.carafe_modules = index_blocks or {}, carafe_modules or {}
-        self.gray = bool(gray)
+        self.index_blocks = _per_stride(index_blocks, "index_blocks")
+        self.carafe_modules = _per_stride(carafe_modules, "carafe_modules")
+        self.gray = check_flag(gray, "gray")
         self.image, self.stride, self.zoom = image, stride, zoom
         self.row = size // 2 if row is None else row
         self.col = size // 2 if col is None else col
-        for name in self.controls:
-            setattr(self, name, self._checked(name, getattr(self, name)))
         self._views: dict = {}
         self._full: dict = {}
 
@@ -283,8 +313,6 @@ class TemperatureExplorer(_Explorer):
         super().__init__(size)
         self.image, self.stride, self.temperature = image, stride, temperature
         self.points = check_positive_int(points, "points")
-        for name in self.controls:
-            setattr(self, name, self._checked(name, getattr(self, name)))
         self._curves: dict = {}
         self._figure = None
 

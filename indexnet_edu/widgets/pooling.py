@@ -51,6 +51,21 @@ class PoolingView:
         return float(self.error.mean())
 
 
+def check_image(image, stride: int, name: str = "image") -> torch.Tensor:
+    """An explorer's picture: a finite floating 1×C×H×W (any batch) tensor whose H and W the
+    stride tiles. ValueError/TypeError naming ``name`` — an H×W or C×H×W picture is told how
+    to add the missing axes, NaN/inf (which would paint every panel blank) are refused."""
+    if isinstance(image, torch.Tensor) and image.dim() in (2, 3):
+        axes = "image[None, None]" if image.dim() == 2 else "image[None]"
+        raise ValueError(f"{name} must be a 4-D 1×C×H×W tensor, got {image.dim()}-D with shape {tuple(image.shape)} "
+                         f"(add the missing axes: {axes})")
+    check_tensor(image, name, ndim=4)
+    check_divisible(image, stride, name)
+    if not torch.isfinite(image).all():
+        raise ValueError(f"{name} must hold finite values, got NaN or ±inf")
+    return image
+
+
 def window_max_gate(index: torch.Tensor, stride: int) -> torch.Tensor:
     """The decoder gate of a hand-made index: ``index / max(index in its window)``.
 
@@ -148,10 +163,9 @@ def pooling_indices(x: torch.Tensor, index: str, stride: int = 2, temperature: f
 def explore_pooling(image: torch.Tensor, stride: int = 2, index: str = "max", temperature: float = 0.05,
                     painting=None, block=None, seed: int = 0) -> PoolingView:
     """Pool ``image`` (1×C×H×W) with the chosen index, unpool with its gate, measure the error."""
-    check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
-    check_divisible(image, stride, "image")
+    check_image(image, stride)
     enc, gate = pooling_indices(image, index, stride, temperature, painting, block, seed)
     pooled = indexed_pool(image, enc, stride)
     unpooled = indexed_upsample(pooled, gate, stride)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from .._checks import check_divisible, check_positive_int, check_positive_real, check_tensor
-from .pooling import explore_pooling
+from .._checks import check_positive_int, check_positive_real
+from .pooling import check_image, explore_pooling
 
 TEMPERATURE_RANGE = (1e-4, 1e2)
 
@@ -62,12 +62,17 @@ def softmax_reconstruction_errors(image: torch.Tensor, stride: int, temperatures
 
 def temperature_curve(image: torch.Tensor, stride: int = 2, temperatures=None) -> TemperatureCurve:
     """Reconstruction error of softmax pooling at each temperature (default :func:`temperature_grid`)."""
-    check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
-    check_divisible(image, stride, "image")
-    temperatures = temperature_grid() if temperatures is None else np.asarray(temperatures, dtype=np.float64)
-    if temperatures.ndim != 1 or temperatures.size == 0 or not (temperatures > 0).all():
-        raise ValueError(f"temperatures must be a non-empty 1-D sequence of positive numbers, got {temperatures!r}")
+    check_image(image, stride)
+    if temperatures is None:
+        temperatures = temperature_grid()
+    else:
+        given = np.asarray(temperatures)
+        if given.ndim != 1 or given.size == 0 or given.dtype.kind not in "iuf":  # complex, bool, text: refused
+            raise ValueError(f"temperatures must be a non-empty 1-D sequence of positive numbers, got {temperatures!r}")
+        temperatures = given.astype(np.float64)
+        if not (temperatures > 0).all():
+            raise ValueError(f"temperatures must be a non-empty 1-D sequence of positive numbers, got {temperatures!r}")
     errors = softmax_reconstruction_errors(image, stride, temperatures)
     return TemperatureCurve(temperatures, errors,
                             explore_pooling(image, stride, "max").mean_abs_error,

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_divisible, check_positive_int, check_seed, check_tensor
+from .._checks import check_choice, check_positive_int, check_seed
 from ..a2u import A2U
 from ..carafe_module import CARAFE
 from ..fade import FADE
@@ -31,7 +31,7 @@ from ..indexing import indexed_upsample
 from ..reassembly import carafe, pad_for_kernel, reassemble
 from ..sapa import SAPA
 from ..recipes import bilinear_kernels, max_index, nearest_index
-from .pooling import STRIDES, apply_index_block, pooling_indices
+from .pooling import STRIDES, apply_index_block, check_image, pooling_indices
 
 UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe", "a2u", "fade", "sapa")
 SUCCESSORS = ("a2u", "fade", "sapa")
@@ -139,10 +139,9 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one;
     ``successor_modules`` (``{"a2u", "fade", "sapa"}`` as :func:`default_successors`) too.
     """
-    check_tensor(image, "image", ndim=4)
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
-    check_divisible(image, stride, "image")
+    check_image(image, stride)
     channels, height, width = image.shape[1:]
     low_res = F.max_pool2d(image, stride)
     h, w = low_res.shape[-2:]
