@@ -70,7 +70,8 @@ def test_the_size_of_an_explorer_is_fixed_once_it_is_made():
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: UpsamplingExplorer(size=64, gray="no"), TypeError, "gray must be True or False"),
-    (lambda: UpsamplingExplorer(size=64, carafe_modules={3: torch.nn.Identity()}), ValueError, "stride of carafe_modules"),
+    (lambda: UpsamplingExplorer(size=64, carafe_modules={3: torch.nn.Identity()}), ValueError,
+     "stride of carafe_modules"),
     (lambda: PoolingExplorer(size=64, blocks={2: "hin"}), TypeError, r"blocks\[2\] must be a callable"),
     (lambda: TemperatureExplorer(size=64, temperature=math.nan), ValueError, "temperature"),
 ])
