@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..checkpoint import LOCKED_EXIT_CODE, RunLockedError, output_dir_argument
+from ..checkpoint import LOCKED_EXIT_CODE, RunLockedError
 from .programme import STAGES, run_programme
 
 
@@ -20,9 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="The GPU checks, bench and sweep in one budgeted run, packed "
                                                  "into DIR/gpu_programme.tar.gz.")
     parser.add_argument("--budget-s", type=float, required=True, help="wall-clock seconds for everything")
-    parser.add_argument("--out", required=True, type=output_dir_argument, help="folder for gpu_programme.tar.gz and summary.json")
+    parser.add_argument("--out", required=True, help="folder for gpu_programme.tar.gz and summary.json")
     parser.add_argument("--dry-run", action="store_true", help="rehearse every stage on the CPU at toy sizes")
-    parser.add_argument("--work", default=None, type=output_dir_argument,
+    parser.add_argument("--work", default=None,
                         help="folder for checkpoints, data and per-job files (default: one under $TMPDIR "
                              "derived from --out, so a re-run into the same --out skips what is done)")
     parser.add_argument("--workers", type=int, default=None, help="training jobs side by side (default: the plan's)")
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for flag, folder in (("--out", args.out), ("--work", args.work)):
+        if folder is not None and not folder.strip():  # Path("") would be the current folder
+            parser.error(f"{flag} must name a folder (got an empty path)")
     try:
         summary = run_programme(Path(args.out), args.budget_s, args.dry_run, args.work, args.workers, args.stages,
                                 args.stop_after_jobs, echo=None if args.quiet else print)
