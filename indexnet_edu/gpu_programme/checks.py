@@ -123,29 +123,27 @@ def gradcheck_reassembly(device, implementations) -> list[dict]:
     return records
 
 
-def _cuda_implementations(device, name) -> tuple[list[str], list[dict]]:
-    """("torch", and "triton" when importable) and skipped records for what is missing."""
+def _on_cuda_implementations(device, name: str, no_cuda: str, run) -> list[dict]:
+    """``run(device, implementations)`` over "torch" and, when importable, "triton" on CUDA: a
+    skipped record for Triton when it is missing, and one skipped record (reason ``no_cuda``)
+    off CUDA."""
+    if torch.device(device).type != "cuda":
+        return [record(name, "skipped", device, reason=no_cuda)]
     ok, why = triton_available()
-    return ["torch"] + (["triton"] if ok else []), ([] if ok else [record(name + " [triton]", "skipped", device,
-                                                                         reason=why)])
+    skipped = [] if ok else [record(name + " [triton]", "skipped", device, reason=why)]
+    return skipped + run(device, ["torch"] + (["triton"] if ok else []))
 
 
 def check_reassembly_against_cpu(device) -> list[dict]:
     """Triton and the PyTorch operator on CUDA vs the CPU PyTorch operator in float64."""
-    name = "reassembly on CUDA vs the CPU operator (values, dL/dy, dL/dkernels)"
-    if torch.device(device).type != "cuda":
-        return [record(name, "skipped", device, reason="no CUDA: the Triton kernel and the CUDA operator need a GPU")]
-    implementations, skipped = _cuda_implementations(device, name)
-    return skipped + compare_reassembly(device, implementations)
+    return _on_cuda_implementations(device, "reassembly on CUDA vs the CPU operator (values, dL/dy, dL/dkernels)",
+                                    "no CUDA: the Triton kernel and the CUDA operator need a GPU", compare_reassembly)
 
 
 def check_gradcheck_float64(device) -> list[dict]:
     """``torch.autograd.gradcheck`` of reassembly on CUDA in float64, both paddings."""
-    name = "gradcheck float64 of reassembly on CUDA"
-    if torch.device(device).type != "cuda":
-        return [record(name, "skipped", device, reason="no CUDA")]
-    implementations, skipped = _cuda_implementations(device, name)
-    return skipped + gradcheck_reassembly(device, implementations)
+    return _on_cuda_implementations(device, "gradcheck float64 of reassembly on CUDA", "no CUDA",
+                                    gradcheck_reassembly)
 
 
 def check_mmcv_vectors(device) -> list[dict]:
