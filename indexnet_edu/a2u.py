@@ -1,94 +1,138 @@
 """A2U: affinity-aware upsampling (Dai, Lu, Shen, CVPR 2021, arXiv 2011.14288).
 
-A2U keeps IndexNet's plan — kernels for *both* pooling and upsampling are predicted from the
-*encoder's* high-resolution feature X — but makes the prediction second order: each kernel
-entry is a low-rank bilinear form of the local window of X (the paper's method sections: existing
-upsamplers are first-order, ``w = aᵀ vec(X)``; A2U uses ``w_m = vec(X)ᵀ A_m vec(X)`` with
-``A_m = Σ_{r ≤ d} u_{m,r} v_{m,r}ᵀ``, i.e. pairwise affinities inside the window):
+A2U keeps IndexNet's plan — kernels for *both* downsampling and upsampling are predicted from the
+*encoder's* high-resolution feature X — but makes the prediction second order: each kernel entry
+is a low-rank bilinear form of X's local windows (pairwise affinities), and the form itself is
+predicted from the input. As the authors' released operator (github.com/dongdong93/a2u_matting,
+``scripts/BilinearModel.py``, ``InterChannelUpDown`` with ``share=True``, rank d = 1, one group;
+``scripts/config/adobe.yaml``: k_up = 3, k_enc = 6, down kernel 2·k_up = 6), for X B×C×H×W:
 
-    z_m(l) = Σ_{r=1}^{d} (P_{m,r} ⊛ X)(l) · (Q_{m,r} ⊛ X)(l),     l a low-res position (stride s)
+    u = Conv1×1_{C→1}(AdaptiveAvgPool_{k_enc×k_enc}(X)),  v likewise      (one k_enc×k_enc filter per image)
+    U = LeakyReLU(GN(u ⊛_s X)),  V = LeakyReLU(GN(v ⊛_s X))                (each channel filtered alone,
+                                                                           stride s, padding ⌊(k_enc−1)/2⌋)
+    a = Σ_c U_c ⊙ V_c / √C                                                 (B×1×h×w: the affinity map)
+    z_up = a · Conv1×1_{C→s²k_up²}(GAP(X)),  z_down = a · Conv1×1_{C→k_down²}(GAP(X))
+    K_up   = softmax_{k_up²}(sigmoid(pixel_shuffle(z_up, s)))               (B×k_up²×H×W)
+    K_down = softmax_{k_down²}(z_down)                                      (B×k_down²×h×w)
 
-P and Q are each a depthwise s×s convolution with stride s followed by a 1×1 convolution to
-d·M channels (the depthwise + pointwise factorisation that keeps A2U light-weight); no biases,
-so z is exactly quadratic in X: ``z(t·X) = t²·z(X)``. Of the M = s²·(k² + 1) outputs at each
-low-res position,
+Downsampling is :func:`kernel_downsample` (a k_down×k_down window at stride s, zeros outside),
+upsampling the suite's :func:`~indexnet_edu.reassembly.reassemble` with K_up (zeros padding) — the
+two CUDA operators of the authors' ``Biupdownsample``. Because of the sigmoid, a kernel entry is at
+most e/(e + k_up² − 1) (0.254 for k_up = 3). GN is GroupNorm with the authors' 32 groups; their code
+needs C to be a multiple of 32, so for other widths this suite uses gcd(32, C) groups (the only
+departure, and none at C = 32, 64, 128, ...). Their model-wide initialisation is not part of the
+operator; the layers start with PyTorch's defaults.
 
-* s²·k² become, after pixel shuffle, one k×k upsampling kernel per high-res pixel p,
-  softmax-normalised, used as ``out = reassemble(y, K, k)`` (zeros padding), and
-* s² become a pooling index over the s×s window, softmax-normalised inside each window
-  (:func:`~indexnet_edu.recipes.softmax_index`), used as ``pooled = indexed_pool(X, I)``.
-
-How this reading maps the paper: the second-order low-rank form, the factorised convolutions
-and the extension to downsampling are the paper's; the kernel size k = 3, rank d = 1 (the
-rank drawn in its Fig. 2), the softmax normalisations and the reassembly of a k×k
-neighbourhood are this suite's choices, which the paper's text available here did not fix.
-All of it is the suite's reassembly / index functions: nothing here needs another operator.
-
-Parameters (C channels, stride s, kernel k, rank d): ``2·(C·s² + C·d·s²·(k² + 1))``.
-With C = 64, s = 2, k = 3, d = 1: 2·(256 + 2,560) = 5,632.
+Parameters (C channels, s = 2, k_up = 3, k_down = k_enc = 6): ``(36C + 36) + (36C + 36) + 2(C + 1) + 4C``
+= 78C + 74 — 5,066 at C = 64; the four A2U modules of the authors' matting model (C = 64, 64,
+128, 256) hold 40,232, of which 38,184 are convolution weights and biases (their README: +38K, which
+fits the count without GroupNorm's 4C affine parameters).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_odd_kernel, check_positive_int
+from ._checks import check_divisible, check_positive_int, check_tensor
 from .graph_capture import NotScriptable
-from .indexing import indexed_pool
-from .recipes import softmax_index
+
+
+def kernel_downsample(x: torch.Tensor, kernels: torch.Tensor, kernel_size: int, stride: int = 2) -> torch.Tensor:
+    """``out(c, l) = Σ_{i,j} K(l, i·k + j) · x(c, s·l − o + (i, j))``, o = ⌊(k − 1)/2⌋, zeros outside.
+
+    x: B×C×H×W (H, W divisible by s); kernels: B×k²×(H/s)×(W/s). Returns B×C×(H/s)×(W/s). For an
+    even k the window is [s·l − (k − 2)/2, s·l + k/2] as the authors' ``bidownsample_naive``.
+    Raises TypeError/ValueError for non-tensors or mismatched shapes.
+    """
+    check_tensor(x, "x", ndim=4)
+    check_tensor(kernels, "kernels", ndim=4)
+    kernel_size = check_positive_int(kernel_size, "kernel_size")
+    stride = check_positive_int(stride, "stride")
+    check_divisible(x, stride)
+    batch, channels, height, width = x.shape
+    expected = (batch, kernel_size**2, height // stride, width // stride)
+    if tuple(kernels.shape) != expected:
+        raise ValueError(f"kernels must be {'×'.join(map(str, expected))} for x {'×'.join(map(str, x.shape))}, "
+                         f"got {'×'.join(map(str, kernels.shape))}")
+    before = (kernel_size - 1) // 2
+    after = stride * (height // stride - 1) + kernel_size - before - height  # rows past the bottom edge
+    padded = F.pad(x, (before, after, before, after))  # a negative `after` crops
+    windows = F.unfold(padded, kernel_size, stride=stride)
+    windows = windows.view(batch, channels, kernel_size**2, expected[2], expected[3])
+    return torch.einsum("bckhw,bkhw->bchw", windows, kernels.to(windows.dtype))
 
 
 class A2U(NotScriptable, nn.Module):
-    """Second-order kernel generator from the encoder feature.
+    """A2U's kernel generator (the authors' ``InterChannelUpDown``).
 
     Args:
         channels: C of the encoder feature.
-        scale: stride s.
-        k_up: upsampling kernel size k (odd).
-        rank: d of the low-rank bilinear form.
+        scale: stride s (2 in the authors' code).
+        k_up: upsampling kernel size (odd; 3).
+        k_down: downsampling kernel size (6 = 2·k_up).
+        k_enc: size of the per-image filters u, v (6).
 
-    ``forward(x)`` (B×C×H×W, H and W divisible by s) returns ``(pool_index, up_kernels)``:
-    B×1×H×W summing to 1 over each s×s window, and B×k²×H×W summing to 1 over each kernel.
+    ``forward(x)`` (B×C×H×W, H and W divisible by s) returns ``(down_kernels, up_kernels)``:
+    B×k_down²×(H/s)×(W/s) and B×k_up²×H×W, each summing to 1 over its entries.
+    Raises TypeError/ValueError for bad hyper-parameters or input.
     """
 
-    def __init__(self, channels: int, scale: int = 2, k_up: int = 3, rank: int = 1):
+    def __init__(self, channels: int, scale: int = 2, k_up: int = 3, k_down: int = 6, k_enc: int = 6):
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
         self.scale = check_positive_int(scale, "scale")
-        self.k_up = check_odd_kernel(k_up, "k_up")
-        self.rank = check_positive_int(rank, "rank")
-        self.outputs = scale**2 * (self.k_up**2 + 1)
-        self.p_depthwise = nn.Conv2d(channels, channels, scale, scale, groups=channels, bias=False)
-        self.p_pointwise = nn.Conv2d(channels, rank * self.outputs, 1, bias=False)
-        self.q_depthwise = nn.Conv2d(channels, channels, scale, scale, groups=channels, bias=False)
-        self.q_pointwise = nn.Conv2d(channels, rank * self.outputs, 1, bias=False)
-        # Q near zero: the kernels start near uniform (average pooling, a k×k box upsampling),
-        # while P is not zero, so Q's gradient (∝ P ⊛ X) is not zero either.
-        nn.init.normal_(self.q_pointwise.weight, std=0.001)
+        self.k_up = check_positive_int(k_up, "k_up")
+        if self.k_up % 2 == 0:
+            raise ValueError(f"k_up must be odd, got {k_up}")
+        self.k_down = check_positive_int(k_down, "k_down")
+        self.k_enc = check_positive_int(k_enc, "k_enc")
+        groups = math.gcd(32, channels)
+        self.up_weights = nn.Conv2d(channels, scale**2 * self.k_up**2, 1)      # bconv_UP
+        self.down_weights = nn.Conv2d(channels, self.k_down**2, 1)             # bconv_DP
+        self.u_filter = nn.Conv2d(channels, 1, 1)                              # bconv_U
+        self.v_filter = nn.Conv2d(channels, 1, 1)                              # bconv_V
+        self.u_norm = nn.GroupNorm(groups, channels)                           # bnu
+        self.v_norm = nn.GroupNorm(groups, channels)                           # bnv
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """z, B×M×(H/s)×(W/s), M = s²·(k² + 1): the second-order form above."""
-        batch, _, height, width = x.shape
-        first = self.p_pointwise(self.p_depthwise(x))
-        second = self.q_pointwise(self.q_depthwise(x))
-        shape = (batch, self.rank, self.outputs, height // self.scale, width // self.scale)
-        return (first * second).view(shape).sum(dim=1)
+    def _filtered(self, x: torch.Tensor, filt: nn.Conv2d, norm: nn.GroupNorm) -> torch.Tensor:
+        batch, channels, height, width = x.shape
+        if batch == 0:
+            return x.new_zeros(0, channels, height // self.scale, width // self.scale)
+        weights = filt(F.adaptive_avg_pool2d(x, self.k_enc))                   # B×1×k×k, one per image
+        weights = weights.repeat_interleave(channels, dim=0)                   # (B·C)×1×k×k
+        out = F.conv2d(x.reshape(1, batch * channels, height, width), weights, stride=self.scale,
+                       padding=(self.k_enc - 1) // 2, groups=batch * channels)
+        out = out.view(batch, channels, *out.shape[-2:])[..., :height // self.scale, :width // self.scale]
+        return F.leaky_relu(norm(out))
+
+    def affinity(self, x: torch.Tensor) -> torch.Tensor:
+        """a, B×1×(H/s)×(W/s): ``Σ_c U_c ⊙ V_c / √C``, second order in the filtered feature."""
+        u = self._filtered(x, self.u_filter, self.u_norm)
+        v = self._filtered(x, self.v_filter, self.v_norm)
+        return (u * v).sum(dim=1, keepdim=True) / math.sqrt(self.channels)
 
     def forward(self, x: torch.Tensor):
-        s, area = self.scale, self.k_up**2
-        z = self.logits(x)
-        up = F.pixel_shuffle(z[:, :s * s * area], s)  # kernel-entry major, sub-pixel minor (as CARAFE)
-        # softmax in at least float32 (half-precision exponentials saturate), kernels in x's dtype
-        kernels = torch.softmax(up.to(torch.promote_types(up.dtype, torch.float32)), dim=1).to(up.dtype)
-        pool_index = softmax_index(F.pixel_shuffle(z[:, s * s * area:], s), s)
-        return pool_index, kernels
+        check_tensor(x, "x", ndim=4)
+        check_divisible(x, self.scale)
+        if x.shape[1] != self.channels:
+            raise ValueError(f"A2U expects {self.channels} channels, got {x.shape[1]}")
+        a = self.affinity(x)
+        pooled = F.adaptive_avg_pool2d(x, 1)
+        up = F.pixel_shuffle(a * self.up_weights(pooled), self.scale)  # kernel-entry major, sub-pixel minor
+        up = torch.sigmoid(up.to(torch.promote_types(up.dtype, torch.float32)))
+        up_kernels = (torch.softmax(up, dim=1) if self.k_up > 1 else up).to(x.dtype)
+        down = a * self.down_weights(pooled)
+        down_kernels = torch.softmax(down.to(torch.promote_types(down.dtype, torch.float32)), dim=1).to(x.dtype)
+        return down_kernels, up_kernels
 
-    def pool(self, x: torch.Tensor, pool_index: torch.Tensor) -> torch.Tensor:
-        """``IP(x) = s²·avg_pool(I ⊙ x)`` with the A2U pooling index (indexed pooling, Lu et al., Index Networks, TPAMI 2022)."""
-        return indexed_pool(x, pool_index.to(x.dtype), self.scale)
+    def downsample(self, x: torch.Tensor, down_kernels: torch.Tensor) -> torch.Tensor:
+        """B×C×H×W → B×C×(H/s)×(W/s) with this module's downsampling kernels."""
+        return kernel_downsample(x, down_kernels, self.k_down, self.scale)
 
 
-def a2u_parameter_count(channels: int, scale: int = 2, k_up: int = 3, rank: int = 1) -> int:
-    """The docstring's formula: ``2·(C·s² + C·d·s²·(k² + 1))``."""
-    return 2 * (channels * scale**2 + channels * rank * scale**2 * (k_up**2 + 1))
+def a2u_parameter_count(channels: int, scale: int = 2, k_up: int = 3, k_down: int = 6) -> int:
+    """``(C + 1)(s²k_up² + k_down² + 2) + 4C`` (the docstring's count; GroupNorm's 4C included)."""
+    return (channels + 1) * (scale**2 * k_up**2 + k_down**2 + 2) + 4 * channels

@@ -1,29 +1,35 @@
 """FADE: fusing the assets of decoder and encoder (Lu, Liu, Fu, Cao, ECCV 2022, arXiv 2207.10392).
 
 FADE is CARAFE's reassembly of the *decoder* feature with kernels predicted from *both* features,
-plus a gate that lets the *encoder* feature through where details matter:
+plus a gate that lets the *encoder* feature through where details matter. As the authors' released
+operator (github.com/poppinace/fade, ``pytorch_implementation/FADE_L2H.py``; ``FADE_H2L.py`` computes
+the same kernels with four shifted paddings):
 
-    logits(p)  = (W_e ⊛ Ê)(p) + (W_d ⊛ D̂)(⌊p/s⌋) + b          (the paper's semi-shift convolution)
+    Ê = P_e ⊛ E + b_e,  D̂ = P_d ⊛ D                       (1×1 compressors to C_m; the decoder's has no bias)
+    logits(p)  = (W ⊛ Ê)(p) + (W ⊛ D̂)(⌊p/s⌋) + 2·b            (ONE 3×3 content encoder W, b for both)
     K_p        = softmax over the k_up² entries of logits(p)
-    R(c, p)    = Σ_{dy,dx} K_p(dy, dx) · D(c, ⌊p/s⌋ + (dy − r, dx − r))   (= :func:`reassemble`)
-    G          = NN↑ sigmoid(w_g · D + b_g)                       (its decoder-dependent gating)
+    R(c, p)    = Σ_{dy,dx} K_p(dy, dx) · D(c, ⌊p/s⌋ + (dy − r, dx − r))   (= :func:`reassemble`, zeros padding)
+    G          = sigmoid(NN↑ (w_g · D + b_g))                 (1×1 gate from the decoder, nearest-upsampled)
     out        = G ⊙ E + (1 − G) ⊙ R
 
-E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w, Ê, D̂ their 1×1
-compressions to C_m channels, W_e and W_d 3×3 convolutions C_m → k_up². The semi-shift
-convolution is one 3×3 window that moves one encoder pixel per output pixel but one decoder
-pixel per s output pixels: equivalent to a convolution over the concatenation of E and
-nearest-upsampled D, computed without upsampling D. The gate is written from the paper's
-description (a 1-channel map from the decoder feature, sigmoid, nearest-upsampled); the paper's
-exact gate layer and compressor width were not available here, so C_m = 64 follows CARAFE's
-default in this suite.
+E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w. The paper calls the sum
+of the two content-encoder outputs a *semi-shift convolution*: one 3×3 window that moves one encoder
+pixel per output pixel but one decoder pixel per s output pixels. The content encoder's bias is
+added in both branches, as in the authors' code.
 
-Everything but the gate is the suite's :func:`~indexnet_edu.reassembly.reassemble` with zeros
-padding; the gate is an elementwise mix, which no reassembly of D can express (it reads E).
+* ``lite=True`` is the authors' **FADE-Lite** (``FADELite``): the compressors go straight to k_up²
+  channels and the content encoder is a depthwise 3×3 convolution on them.
+* ``gate=False`` is the authors' ``SemiShiftUp`` (FADE's kernels and reassembly, no gate), the
+  ablation this suite ships as ``fade_nogate``.
 
-Parameters (C channels in both features, C_m compressed, k = k_up, 3×3 semi-shift windows):
-``2·(C·C_m + C_m) + 2·9·C_m·k² + k²`` plus ``C + 1`` for the gate. With C = 64, C_m = 64,
-k = 5 that is 8,320 + 28,800 + 25 + 65 = 37,210.
+Initialisation as theirs: Xavier-uniform weights, zero biases. Their code fixes s = 2 (its
+nearest upsampling has ``scale_factor=2``); here s is a parameter, and s = 2 is theirs exactly.
+
+Parameters (C channels in both features, C_m compressed, k = k_up):
+FADE ``(C·C_m + C_m) + C·C_m + (9·C_m·k² + k²) + (C + 1)`` — 22,746 at C = 64, 47,514 at C = 256;
+FADE-Lite ``(C·k² + k²) + C·k² + (9·k² + k²) + (C + 1)`` — 3,540 at C = 64. Over the authors'
+published configurations: their A2U-matting decoder (four stages, C = 256, 128, 64, 64) holds
+124,008 (their README: +0.12M), their SegFormer-B1 head (six stages, C = 256) 285,084 (+0.29M).
 """
 from __future__ import annotations
 
@@ -69,44 +75,47 @@ class FADE(NotScriptable, nn.Module):
         channels: C of both the encoder and the decoder feature.
         scale: factor s.
         k_up: reassembly kernel size (odd, 5 as CARAFE).
-        c_mid: compressed channels C_m.
-        gate: with False, ``out = R`` (FADE without its gating mechanism,
-            the ablation this suite ships as ``fade_nogate``).
+        c_mid: compressed channels C_m (64 as the authors'; FADE-Lite ignores it: C_m = k_up²).
+        gate: with False, ``out = R`` (the authors' ``SemiShiftUp``; this suite's ``fade_nogate``).
+        lite: FADE-Lite's depthwise content encoder.
 
     Raises TypeError/ValueError for non-tensors, the wrong C, an encoder feature that is not
     s times the decoder's size, or bad hyper-parameters.
     """
 
-    def __init__(self, channels: int, scale: int = 2, k_up: int = 5, c_mid: int = 64, gate: bool = True):
+    def __init__(self, channels: int, scale: int = 2, k_up: int = 5, c_mid: int = 64, gate: bool = True,
+                 lite: bool = False):
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
         self.scale = check_positive_int(scale, "scale")
         self.k_up = check_odd_kernel(k_up, "k_up")
-        c_mid = check_positive_int(c_mid, "c_mid")
         self.use_gate = check_flag(gate, "gate")
+        self.lite = check_flag(lite, "lite")
+        area = self.k_up**2
+        c_mid = area if self.lite else check_positive_int(c_mid, "c_mid")
         self.compress_encoder = nn.Conv2d(channels, c_mid, 1)
-        self.compress_decoder = nn.Conv2d(channels, c_mid, 1)
-        self.from_encoder = nn.Conv2d(c_mid, self.k_up**2, 3, padding=1, bias=False)
-        self.from_decoder = nn.Conv2d(c_mid, self.k_up**2, 3, padding=1)
-        for conv in (self.from_encoder, self.from_decoder):  # start as a uniform k×k average, as CARAFE
-            nn.init.normal_(conv.weight, std=0.001)
-        nn.init.zeros_(self.from_decoder.bias)
+        self.compress_decoder = nn.Conv2d(channels, c_mid, 1, bias=False)
+        self.content_encoder = nn.Conv2d(c_mid, area, 3, padding=1, groups=area if self.lite else 1)
         self.gate = nn.Conv2d(channels, 1, 1) if self.use_gate else None
+        for conv in self.modules():
+            if isinstance(conv, nn.Conv2d):
+                nn.init.xavier_uniform_(conv.weight)
+                if conv.bias is not None:
+                    nn.init.zeros_(conv.bias)
 
     def kernels(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         """Semi-shift kernels B×k_up²×(s·h)×(s·w), softmax-normalised (each sums to 1)."""
         check_guide(encoder, decoder, self.channels, self.scale, "FADE")
-        high = self.from_encoder(self.compress_encoder(encoder))
-        low = self.from_decoder(self.compress_decoder(decoder))
-        logits = high + nearest_up(low, self.scale)
-        return torch.softmax(logits, dim=1)
+        high = self.content_encoder(self.compress_encoder(encoder))
+        low = self.content_encoder(self.compress_decoder(decoder))
+        return torch.softmax(high + nearest_up(low, self.scale), dim=1)
 
     def gate_map(self, decoder: torch.Tensor) -> torch.Tensor:
         """The gate G, B×1×(s·h)×(s·w) in [0, 1] (all zeros without a gate: out = R)."""
         if self.gate is None:
             batch, _, height, width = decoder.shape
             return decoder.new_zeros(batch, 1, self.scale * height, self.scale * width)
-        return nearest_up(torch.sigmoid(self.gate(decoder)), self.scale)
+        return torch.sigmoid(nearest_up(self.gate(decoder), self.scale))
 
     def forward(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         reassembled = reassemble(decoder, self.kernels(encoder, decoder), self.k_up, self.scale)
@@ -115,6 +124,9 @@ class FADE(NotScriptable, nn.Module):
         return mix(encoder, reassembled.to(encoder.dtype), self.gate_map(decoder).to(encoder.dtype))
 
 
-def fade_parameter_count(channels: int, k_up: int = 5, c_mid: int = 64, gate: bool = True) -> int:
-    """The docstring's formula: ``2(C·C_m + C_m) + 18·C_m·k² + k² (+ C + 1 with the gate)``."""
-    return 2 * (channels * c_mid + c_mid) + 18 * c_mid * k_up**2 + k_up**2 + (channels + 1 if gate else 0)
+def fade_parameter_count(channels: int, k_up: int = 5, c_mid: int = 64, gate: bool = True, lite: bool = False) -> int:
+    """The docstring's formulas: FADE, FADE-Lite (``lite``), either without the gate's ``C + 1``."""
+    area = k_up**2
+    c_mid = area if lite else c_mid
+    content = 9 * area + area if lite else 9 * c_mid * area + area
+    return (channels * c_mid + c_mid) + channels * c_mid + content + (channels + 1 if gate else 0)

@@ -10,9 +10,10 @@ Index-network names: ``hin``, ``din_o2o``, ``din_m2o`` with optional suffixes ``
 :func:`create_upsamplers` to share it) and ``din_o2o_stagewise_shared`` (one per stage).
 Plain ``din_o2o`` is the stagewise-unshared family.
 
-The successors: ``a2u`` (Dai et al., CVPR 2021), ``fade`` / ``fade_nogate`` (Lu et al., ECCV
-2022, with and without its gate), ``sapa`` / ``sapa_inner`` (Lu et al., NeurIPS 2022, SAPA-B
-and SAPA-I).
+The successors, each as its authors released it: ``a2u`` (Dai et al., CVPR 2021), ``fade`` /
+``fade_lite`` / ``fade_nogate`` (Lu et al., ECCV 2022: FADE, FADE-Lite, and FADE's kernels without
+its gate, the authors' ``SemiShiftUp``), ``sapa`` / ``sapa_g`` / ``sapa_inner`` (Lu et al.,
+NeurIPS 2022: SAPA-B, SAPA-G and SAPA-I).
 """
 from __future__ import annotations
 
@@ -166,17 +167,23 @@ register_upsampler("din_o2o_modelwise", _shared_build,
                    make_shared=SharedDepthwiseIndexBlock)
 
 
-# The successors (issue 13): IndexNet's encoder-side guidance and CARAFE's content-aware
-# kernels in one operator each (see a2u.py, fade.py, sapa.py for the equations).
+# The successors: IndexNet's encoder-side guidance and CARAFE's content-aware kernels in one
+# operator each (see a2u.py, fade.py, sapa.py for the equations and the authors' code followed).
 register_upsampler("a2u", _plain(A2UResampler),
-                   "A2U: second-order (affinity) kernels from the encoder feature, pooling and 3×3 reassembly",
+                   "A2U: second-order (affinity) kernels from the encoder feature, 6×6 downsampling and 3×3 reassembly",
                    "encoder")
 register_upsampler("fade", _plain(fade_resampler),
                    "FADE: semi-shift kernels from encoder+decoder, 5×5 reassembly, gate to the encoder feature",
+                   "encoder+decoder")
+register_upsampler("fade_lite", _plain(fade_resampler, lite=True),
+                   "FADE-Lite: FADE with k²-channel compressors and a depthwise semi-shift encoder",
                    "encoder+decoder")
 register_upsampler("fade_nogate", _plain(fade_resampler, gate=False),
                    "FADE without its gate: the reassembly branch alone", "encoder+decoder")
 register_upsampler("sapa", _plain(sapa_resampler),
                    "SAPA-B: 5×5 kernels = softmax of bilinear encoder–decoder similarity", "encoder+decoder")
+register_upsampler("sapa_g", _plain(sapa_resampler, similarity="gated"),
+                   "SAPA-G: 5×5 kernels = softmax of gated bilinear similarity (query mixes encoder and decoder)",
+                   "encoder+decoder")
 register_upsampler("sapa_inner", _plain(sapa_resampler, similarity="inner"),
                    "SAPA-I: 5×5 kernels = softmax of inner-product encoder–decoder similarity", "encoder+decoder")

@@ -9,7 +9,7 @@ Upsamplers that need nothing from the encoder (nearest, bilinear, deconvolution,
 shuffle, CARAFE, DySample) pool with max pooling and ignore ``state``. Max-unpooling passes
 the argmax index; IndexNet passes the decoder index its block predicted from the encoder's
 high-resolution feature and pools with the encoder index; A2U does the same with second-order
-kernels. FADE and SAPA max-pool and pass the encoder feature itself: their kernels need both
+kernels (6×6 downsampling kernels, 3×3 upsampling kernels). FADE and SAPA max-pool and pass the encoder feature itself: their kernels need both
 it and the decoder feature.
 """
 from __future__ import annotations
@@ -164,8 +164,8 @@ class GuidedResampler(Resampler):
         return self.upsampler(state, y)
 
 
-def fade_resampler(channels: int, stride: int = 2, gate: bool = True, **kwargs) -> GuidedResampler:
-    return GuidedResampler(channels, stride, FADE(channels, scale=stride, gate=gate, **kwargs))
+def fade_resampler(channels: int, stride: int = 2, **kwargs) -> GuidedResampler:
+    return GuidedResampler(channels, stride, FADE(channels, scale=stride, **kwargs))
 
 
 def sapa_resampler(channels: int, stride: int = 2, similarity: str = "bilinear", **kwargs) -> GuidedResampler:
@@ -173,7 +173,7 @@ def sapa_resampler(channels: int, stride: int = 2, similarity: str = "bilinear",
 
 
 class A2UResampler(Resampler):
-    """A2U: second-order kernels from the encoder feature pool it and upsample the decoder's
+    """A2U: second-order kernels from the encoder feature downsample it and upsample the decoder's
     (``state`` = the B×k²×H×W upsampling kernels, as IndexNet passes its decoder index)."""
 
     def __init__(self, channels: int, stride: int = 2, **kwargs):
@@ -182,8 +182,8 @@ class A2UResampler(Resampler):
 
     def down(self, x):
         self._check_down(x)
-        pool_index, kernels = self.block(x)
-        return self.block.pool(x, pool_index), kernels
+        down_kernels, up_kernels = self.block(x)
+        return self.block.downsample(x, down_kernels), up_kernels
 
     def _upsample(self, y, state):
         if state is None:

@@ -3,27 +3,29 @@
 Each high-resolution point p takes a kernel over the k×k low-resolution decoder neighbours q of
 ⌊p/s⌋, weighted by how similar the *encoder* feature at p is to each *decoder* neighbour:
 
-    K_p(q)   = exp sim(E_p, D_q) / Σ_{q' ∈ N_k(⌊p/s⌋)} exp sim(E_p, D_q')      (softmax over k²)
-    out(c,p) = Σ_{q ∈ N_k(⌊p/s⌋)} K_p(q) · D(c, q)                           (= :func:`reassemble`)
+    K_p(q)   = exp sim(p, q) / Σ_{q' ∈ N_k(⌊p/s⌋)} exp sim(p, q')      (softmax over k²)
+    out(c,p) = Σ_{q ∈ N_k(⌊p/s⌋)} K_p(q) · D(c, q)                     (= :func:`reassemble`)
 
-E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w. Both are first
-layer-normalised over channels at every pixel (LN, with affine weights). The paper's similarity
-functions (inner product, bilinear, gated bilinear) give its variants:
+E is the encoder feature B×C×H×W (H = s·h), D the decoder feature B×C×h×w; both are first
+layer-normalised over channels at every pixel (LN with affine weights), and the value reassembled
+is the raw D. As the authors' released code (github.com/poppinace/sapa, ``SAPA.py`` and, for the
+gated form, ``SAPAExp.py`` with ``q_mode="gate"``), with query/key projections that have biases:
 
-* ``sapa`` — SAPA-B, bilinear: ``sim(e, d) = (θ·LN(e))ᵀ (φ·LN(d))``, θ, φ ∈ R^{d_e×C} (1×1
-  convolutions without bias) into a common embedding of d_e channels (32 here);
-* ``sapa_inner`` — SAPA-I, inner product: ``sim(e, d) = LN(e)ᵀ LN(d)`` (needs equal C, which this
-  suite's encoder-decoder stages have).
+* ``sapa`` — SAPA-B, bilinear: ``sim = (W_q LN(E_p) + b_q)ᵀ (W_k LN(D_q) + b_k)`` into d_e channels;
+* ``sapa_g`` — SAPA-G, gated bilinear: the query mixes the encoder and the (raw, nearest-upsampled)
+  decoder feature, ``q_p = g_p·(W_y LN(E_p) + b_y) + (1 − g_p)·(W_x D_⌊p/s⌋ + b_x)`` with the gate
+  ``g = NN↑ sigmoid(w_g·LN(D) + b_g)``; the key as SAPA-B;
+* ``sapa_inner`` — SAPA-I, inner product ``sim = LN(E_p)ᵀ LN(D_q)`` (the paper's parameter-free
+  form, needs equal C; the released code has no switch for it).
 
-The paper's third form, SAPA-G (a gated bilinear similarity), is not built here: its gate could
-not be read from the sources available, and guessing it would not be SAPA.
+Out-of-range neighbours follow the authors' CUDA kernels: their similarity is 0 (they stay in the
+softmax) and they contribute a zero feature — CARAFE's "zeros" semantics, so the output is exactly
+``reassemble(D, K, k)``. Initialisation as theirs: truncated normal (std 0.02) projections, zero biases.
 
-Out-of-range neighbours follow CARAFE's "zeros" semantics: they have a zero embedding (so
-similarity 0) and contribute a zero feature; the kernel is not renormalised. The kernels are
-therefore the suite's reassembly kernels, and the output is exactly ``reassemble(D, K, k)``.
-
-Parameters: ``4C`` (the two layer norms) for SAPA-I, ``4C + 2·C·d_e`` for SAPA-B. With C = 64,
-d_e = 32 that is 256 and 4,352.
+Parameters (C channels, d_e embedding): SAPA-I ``4C``; SAPA-B ``4C + 2(C·d_e + d_e)``; SAPA-G
+``4C + 3(C·d_e + d_e) + C + 1``. With d_e = 32 (what the authors' published parameter counts
+imply): SAPA-B 17,472 at C = 256, six such in a SegFormer-B1 head 104,832 (their README: +0.1M),
+their matting decoder (C = 256, 128, 64, 64) 35,072 (+0.04M).
 """
 from __future__ import annotations
 
@@ -33,16 +35,21 @@ from einops import rearrange
 from torch import nn
 
 from ._checks import check_choice, check_odd_kernel, check_positive_int
+from .fade import check_guide, nearest_up
 from .graph_capture import NotScriptable
-from .fade import check_guide
 from .reassembly import reassemble
 
-SIMILARITIES = ("bilinear", "inner")
+SIMILARITIES = ("bilinear", "gated", "inner")
 
 
 def channel_layer_norm(x: torch.Tensor, norm: nn.LayerNorm) -> torch.Tensor:
     """Layer norm over the channels of every pixel of a B×C×H×W map."""
     return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def channel_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
+    """A linear map of every pixel's channels: B×C×H×W → B×C'×H×W."""
+    return linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 def neighbour_similarity(queries: torch.Tensor, keys: torch.Tensor, kernel_size: int) -> torch.Tensor:
@@ -69,8 +76,8 @@ class SAPA(NotScriptable, nn.Module):
         channels: C of both features.
         scale: factor s.
         k_up: neighbourhood size k (odd; 5 as in the paper).
-        similarity: "bilinear" (SAPA-B) or "inner" (SAPA-I).
-        embedding: d_e of SAPA-B (ignored by SAPA-I).
+        similarity: "bilinear" (SAPA-B), "gated" (SAPA-G) or "inner" (SAPA-I).
+        embedding: d_e of SAPA-B/G (ignored by SAPA-I).
 
     Raises TypeError/ValueError for non-tensors, the wrong C, an encoder feature that is not s
     times the decoder's size, or bad hyper-parameters.
@@ -86,10 +93,17 @@ class SAPA(NotScriptable, nn.Module):
         embedding = check_positive_int(embedding, "embedding")
         self.norm_encoder = nn.LayerNorm(channels)
         self.norm_decoder = nn.LayerNorm(channels)
-        self.query = self.key = None
-        if similarity == "bilinear":
-            self.query = nn.Conv2d(channels, embedding, 1, bias=False)
-            self.key = nn.Conv2d(channels, embedding, 1, bias=False)
+        self.query = self.key = self.query_decoder = self.gate = None
+        if similarity != "inner":
+            self.query = nn.Linear(channels, embedding)
+            self.key = nn.Linear(channels, embedding)
+        if similarity == "gated":
+            self.query_decoder = nn.Linear(channels, embedding)
+            self.gate = nn.Linear(channels, 1)
+        for linear in self.modules():
+            if isinstance(linear, nn.Linear):
+                nn.init.trunc_normal_(linear.weight, std=0.02)
+                nn.init.zeros_(linear.bias)
 
     def similarities(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         """Similarity logits B×k²×(s·h)×(s·w) of every point to its k×k decoder neighbours."""
@@ -97,7 +111,12 @@ class SAPA(NotScriptable, nn.Module):
         queries = channel_layer_norm(encoder, self.norm_encoder)
         keys = channel_layer_norm(decoder, self.norm_decoder)
         if self.query is not None:
-            queries, keys = self.query(queries), self.key(keys)
+            queries = channel_linear(queries, self.query)
+            if self.gate is not None:
+                gate = nearest_up(torch.sigmoid(channel_linear(keys, self.gate)), self.scale)
+                from_decoder = nearest_up(channel_linear(decoder, self.query_decoder), self.scale)
+                queries = gate * queries + (1 - gate) * from_decoder
+            keys = channel_linear(keys, self.key)
         return neighbour_similarity(queries, keys, self.k_up)
 
     def kernels(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
@@ -111,5 +130,7 @@ class SAPA(NotScriptable, nn.Module):
 
 
 def sapa_parameter_count(channels: int, similarity: str = "bilinear", embedding: int = 32) -> int:
-    """The docstring's formula: ``4C`` (SAPA-I) or ``4C + 2·C·d_e`` (SAPA-B)."""
-    return 4 * channels + (2 * channels * embedding if similarity == "bilinear" else 0)
+    """The docstring's formulas: ``4C`` (SAPA-I), ``4C + 2(C·d_e + d_e)`` (SAPA-B),
+    ``4C + 3(C·d_e + d_e) + C + 1`` (SAPA-G)."""
+    projection = channels * embedding + embedding
+    return 4 * channels + {"inner": 0, "bilinear": 2 * projection, "gated": 3 * projection + channels + 1}[similarity]
