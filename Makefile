@@ -46,11 +46,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,book,fast,triton]" "$(TORCH)"
 	@touch $(STAMP)
 
+# binder/lab-settings/overrides.json: no first-launch prompt about Jupyter news, no update checks.
 lab: setup
 	@echo "Starting JupyterLab on http://127.0.0.1:$(PORT)/lab (the URL with its token is printed below)"
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --no-browser $(ROOT_FLAG) \
 		--ServerApp.root_dir=notebooks --LabApp.news_url=None \
-		--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate
+		--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate \
+		--LabApp.app_settings_dir=$(CURDIR)/binder/lab-settings
 
 test: $(SETUP)
 	$(call run_pytest,$(TESTS))

@@ -72,6 +72,9 @@ def test_the_wheel_carries_the_shipped_data_and_imports_from_the_environment(ins
     assert int(count) == len(list((REPO / "results" / "laptop").glob("*/*/seed*.json")))
     size = sum(path.stat().st_size for path in (installed["packages"] / "indexnet_edu").rglob("*") if path.is_file())
     assert size < 12 * 2**20  # lean: the code, the results and a few small checkpoints
+    # postBuild also turns off JupyterLab's news prompt in the environment (as `make lab` does)
+    overrides = installed["python"].parent.parent / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert json.loads(overrides.read_text())["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
 
 
 @pytest.mark.slow
