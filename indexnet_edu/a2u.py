@@ -61,7 +61,7 @@ def kernel_downsample(x: torch.Tensor, kernels: torch.Tensor, kernel_size: int, 
     after = stride * (height // stride - 1) + kernel_size - before - height  # rows past the bottom edge
     padded = F.pad(x, (before, after, before, after))  # a negative `after` crops
     windows = F.unfold(padded, kernel_size, stride=stride)
-    windows = windows.view(batch, channels, kernel_size**2, expected[2], expected[3])
+    windows = windows.reshape(batch, channels, kernel_size**2, expected[2], expected[3])
     return torch.einsum("bckhw,bkhw->bchw", windows, kernels.to(windows.dtype))
 
 
@@ -105,7 +105,7 @@ class A2U(NotScriptable, nn.Module):
         weights = weights.repeat_interleave(channels, dim=0)                   # (B·C)×1×k×k
         out = F.conv2d(x.reshape(1, batch * channels, height, width), weights, stride=self.scale,
                        padding=(self.k_enc - 1) // 2, groups=batch * channels)
-        out = out.view(batch, channels, *out.shape[-2:])[..., :height // self.scale, :width // self.scale]
+        out = out.reshape(batch, channels, *out.shape[-2:])[..., :height // self.scale, :width // self.scale]
         return F.leaky_relu(norm(out))
 
     def affinity(self, x: torch.Tensor) -> torch.Tensor:

@@ -115,7 +115,7 @@ class FADE(NotScriptable, nn.Module):
         if self.gate is None:
             batch, _, height, width = decoder.shape
             return decoder.new_zeros(batch, 1, self.scale * height, self.scale * width)
-        return torch.sigmoid(nearest_up(self.gate(decoder), self.scale))
+        return nearest_up(torch.sigmoid(self.gate(decoder)), self.scale)  # = sigmoid(NN↑ ·), elementwise
 
     def forward(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         reassembled = reassemble(decoder, self.kernels(encoder, decoder), self.k_up, self.scale)

@@ -33,7 +33,8 @@ if AVAILABLE:
         """Eager :func:`~indexnet_edu.reassembly.reassemble` (arguments checked by the caller)."""
         from .reassembly import reassemble
 
-        return reassemble(y, kernels, kernel_size, scale, groups, padding, implementation)
+        # contiguous, as the fake implementation promises: a compiled graph plans views on that layout
+        return reassemble(y, kernels, kernel_size, scale, groups, padding, implementation).contiguous()
 
     @reassemble_op.register_fake
     def _(y, kernels, kernel_size, scale, groups, padding, implementation):
@@ -49,11 +50,13 @@ if AVAILABLE:
         dtype = torch.promote_types(y.dtype, kernels.dtype)
         grad_y, grad_kernels = reassembly_gradients(grad_out.to(dtype), y.to(dtype), kernels.to(dtype), kernel_size,
                                                     scale, groups, padding, implementation)
-        return grad_y.to(y.dtype), grad_kernels.to(kernels.dtype)
+        return grad_y.to(y.dtype).contiguous(), grad_kernels.to(kernels.dtype).contiguous()
 
     @reassemble_backward_op.register_fake
     def _(grad_out, y, kernels, kernel_size, scale, groups, padding, implementation):
-        return torch.empty_like(y), torch.empty_like(kernels)
+        # Contiguous whatever the inputs' strides (an einsum's output may be permuted): the real
+        # implementation returns contiguous gradients, and the graph's later views rely on it.
+        return y.new_empty(y.shape), kernels.new_empty(kernels.shape)
 
     def _setup_context(ctx, inputs, output):
         y, kernels, *geometry = inputs

@@ -34,7 +34,8 @@ def model_and_input(name: str, dtype=torch.float64, seed: int = 0):
 
 # One upsampler per code path (the index-block variants share theirs); every one is exported below.
 COMPILED = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample", "hin_nl_ctx",
-            "din_m2o_nl_ctx", "din_o2o_modelwise", "a2u", "fade", "fade_nogate", "sapa", "sapa_inner")
+            "din_m2o_nl_ctx", "din_o2o_modelwise", "a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g",
+            "sapa_inner")
 
 
 @pytest.mark.slow
@@ -76,7 +77,7 @@ needs_onnx = pytest.mark.skipif(
 @needs_onnx
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["max_unpool", "carafe", "dysample", "hin", "din_m2o_nl_ctx", "a2u", "fade",
-                                  "sapa", "sapa_inner"])
+                                  "fade_lite", "sapa", "sapa_g", "sapa_inner"])
 def test_onnx_export_runs_in_onnxruntime_with_the_eager_values(name):
     import onnxruntime
 

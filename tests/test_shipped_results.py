@@ -75,7 +75,7 @@ def test_the_lessons_05_to_07_read_their_eleven_arms_and_lesson_09_every_arm():
     assert tuple(default.upsamplers("matting_noskip")) == COMPARISON_ARMS
     every = shipped_results(["matting_noskip", "reconstruction", "texture_regions"], upsamplers=None)
     for task in ("matting_noskip", "reconstruction", "texture_regions"):
-        for name in ("a2u", "fade", "fade_nogate", "sapa", "sapa_inner"):
+        for name in ("a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g", "sapa_inner"):
             assert every.seeds[(task, name)] == list(SEEDS), (task, name)
 
 

@@ -21,20 +21,25 @@ from ..widgets.upsampling import (SUCCESSORS, UpsamplingView, default_carafe, de
                                  successor_kernels)
 
 #: The successors' registry names, as the shipped laptop results hold them.
-ARMS = ("a2u", "fade", "fade_nogate", "sapa", "sapa_inner")
+ARMS = ("a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g", "sapa_inner")
 
 #: (what it takes from IndexNet, what it takes from CARAFE, what is new) per registry name.
 LINEAGE = {
     "hin": ("a gate per high-res pixel, predicted from the encoder feature", "—", "(IndexNet itself: k = 1)"),
     "carafe": ("—", "softmax k×k kernels reassembling the decoder feature", "(CARAFE itself: from the decoder)"),
-    "a2u": ("kernels and the pooling index predicted from the encoder feature in down()",
-            "a softmax k×k reassembly kernel instead of a 1×1 gate", "second-order (pairwise-affinity) generator"),
+    "a2u": ("upsampling and 6×6 downsampling kernels predicted from the encoder feature in down()",
+            "a 3×3 reassembly kernel instead of a 1×1 gate", "second-order (pairwise-affinity) generator, "
+            "predicted per image"),
     "fade": ("the encoder feature in the kernel generator, and a gate that passes encoder detail",
              "5×5 softmax reassembly of the decoder feature", "semi-shift convolution over both features"),
+    "fade_lite": ("as FADE", "5×5 softmax reassembly of the decoder feature",
+                  "FADE with k²-channel compressors and a depthwise semi-shift encoder"),
     "fade_nogate": ("the encoder feature in the kernel generator", "5×5 softmax reassembly of the decoder feature",
                     "FADE's ablation without the gate"),
     "sapa": ("the encoder point as the query (high-res guidance)", "5×5 softmax reassembly of the decoder feature",
              "kernel = similarity of the encoder point to its decoder neighbours"),
+    "sapa_g": ("a query mixing the encoder point and the decoder feature by a gate",
+               "5×5 softmax reassembly of the decoder feature", "gated bilinear similarity"),
     "sapa_inner": ("the encoder point as the query", "5×5 softmax reassembly of the decoder feature",
                    "parameter-free similarity (only two layer norms)"),
 }
@@ -61,7 +66,7 @@ def fit_successors(image: torch.Tensor, stride: int = 2, steps: int = 100, lr: f
     to reconstruct ``image`` (1×C×H×W) from ``max_pool(image, stride)`` by reassembly with their
     own kernels (Adam, mean squared error, each module on its own, ``steps`` steps).
 
-    Returns ``(modules, losses)``: ``modules`` maps "carafe", "a2u", "fade", "sapa" to the fitted
+    Returns ``(modules, losses)``: ``modules`` maps "carafe", "a2u", "fade_nogate", "sapa_inner" to the fitted
     modules (eval mode), ``losses[name]`` is the loss per step. The caller's RNG is left as it was.
     """
     check_tensor(image, "image", ndim=4)
@@ -157,16 +162,16 @@ def box_upsample(y: torch.Tensor, kernel_size: int, scale: int) -> torch.Tensor:
     return averaged.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
 
 
-def special_case_errors(channels: int = 6, size: int = 5, seed: int = 0) -> dict:
+def special_case_errors(channels: int = 6, size: int = 6, seed: int = 0) -> dict:
     """Max |error| (float64) of the limiting cases the equations give, each against an
     independent computation (PyTorch's own operators or the definition):
 
     * ``fade gate closed = reassembly branch``, ``fade gate open = encoder feature``;
-    * ``fade without kernel weights = uniform 5×5 average``;
-    * ``sapa uniform similarity = uniform 5×5 average``;
-    * ``a2u without affinity: pooling = average pooling`` and ``upsampling = uniform 3×3 average``;
-    * ``a2u second order: z(3x) = 9 z(x)`` (relative error);
-    * ``a2u k=1 = nearest upsampling``.
+    * ``fade without content-encoder weights = uniform 5×5 average``;
+    * ``sapa uniform similarity = uniform 5×5 average`` (zero query projection);
+    * ``sapa_g gate open = sapa`` (the gated query is the encoder query alone);
+    * ``a2u without affinity: downsampling = 6×6 average``, ``upsampling = uniform 3×3 average``;
+    * ``a2u without affinity, 2×2 down kernel = average pooling``.
     """
     from ..a2u import A2U
     from ..fade import FADE
@@ -178,37 +183,45 @@ def special_case_errors(channels: int = 6, size: int = 5, seed: int = 0) -> dict
     decoder = torch.randn(2, channels, size, size, generator=generator, dtype=torch.float64)
     encoder = torch.randn(2, channels, 2 * size, 2 * size, generator=generator, dtype=torch.float64)
     errors = {}
+
+    def worst(a, b):
+        return float((a - b).abs().max())
+
     with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(seed)
         fade = FADE(channels).double()
         fade.gate.weight.zero_()
         fade.gate.bias.fill_(-1e4)  # sigmoid(−1e4) is exactly 0 in floating point
         branch = reassemble(decoder, fade.kernels(encoder, decoder), 5, 2)
-        errors["fade gate closed = reassembly branch"] = float((fade(encoder, decoder) - branch).abs().max())
+        errors["fade gate closed = reassembly branch"] = worst(fade(encoder, decoder), branch)
         fade.gate.bias.fill_(1e4)
-        errors["fade gate open = encoder feature"] = float((fade(encoder, decoder) - encoder).abs().max())
-        fade.from_encoder.weight.zero_()
-        fade.from_decoder.weight.zero_()
+        errors["fade gate open = encoder feature"] = worst(fade(encoder, decoder), encoder)
+        fade.content_encoder.weight.zero_()
+        fade.content_encoder.bias.zero_()
         fade.gate.bias.fill_(-1e4)
-        errors["fade without kernel weights = uniform 5×5 average"] = float(
-            (fade(encoder, decoder) - box_upsample(decoder, 5, 2)).abs().max())
+        errors["fade without content-encoder weights = uniform 5×5 average"] = worst(
+            fade(encoder, decoder), box_upsample(decoder, 5, 2))
         sapa = SAPA(channels).double()
         sapa.query.weight.zero_()
-        errors["sapa uniform similarity = uniform 5×5 average"] = float(
-            (sapa(encoder, decoder) - box_upsample(decoder, 5, 2)).abs().max())
+        sapa.query.bias.zero_()
+        errors["sapa uniform similarity = uniform 5×5 average"] = worst(sapa(encoder, decoder),
+                                                                       box_upsample(decoder, 5, 2))
+        sapa_b, sapa_g = SAPA(channels).double(), SAPA(channels, similarity="gated").double()
+        sapa_g.load_state_dict(sapa_b.state_dict(), strict=False)
+        sapa_g.gate.weight.zero_()
+        sapa_g.gate.bias.fill_(1e4)
+        errors["sapa_g gate open = sapa"] = worst(sapa_g(encoder, decoder), sapa_b(encoder, decoder))
         a2u = A2U(channels).double()
-        a2u.q_pointwise.weight.zero_()
-        pool_index, kernels = a2u(encoder)
-        errors["a2u without affinity: pooling = average pooling"] = float(
-            (a2u.pool(encoder, pool_index) - F.avg_pool2d(encoder, 2)).abs().max())
-        errors["a2u without affinity: upsampling = uniform 3×3 average"] = float(
-            (reassemble(decoder, kernels, 3, 2) - box_upsample(decoder, 3, 2)).abs().max())
-        a2u.q_pointwise.weight.normal_()
-        z = a2u.logits(encoder)
-        errors["a2u second order: z(3x) = 9 z(x), relative"] = float(
-            ((a2u.logits(3 * encoder) - 9 * z).abs().max() / (9 * z).abs().max()))
-        nearest = A2U(channels, k_up=1).double()
-        _, kernels = nearest(encoder)
-        errors["a2u k=1 = nearest upsampling"] = float(
-            (reassemble(decoder, kernels, 1, 2) - F.interpolate(decoder, scale_factor=2, mode="nearest")).abs().max())
+        a2u.u_filter.weight.zero_()
+        a2u.u_filter.bias.zero_()
+        down_kernels, up_kernels = a2u(encoder)
+        errors["a2u without affinity: downsampling = 6×6 average"] = worst(
+            a2u.downsample(encoder, down_kernels), F.avg_pool2d(F.pad(encoder, (2, 2, 2, 2)), 6, 2))
+        errors["a2u without affinity: upsampling = uniform 3×3 average"] = worst(
+            reassemble(decoder, up_kernels, 3, 2), box_upsample(decoder, 3, 2))
+        small = A2U(channels, k_down=2).double()
+        small.v_filter.weight.zero_()
+        small.v_filter.bias.zero_()
+        errors["a2u without affinity, 2×2 down kernel = average pooling"] = worst(
+            small.downsample(encoder, small(encoder)[0]), F.avg_pool2d(encoder, 2))
     return errors

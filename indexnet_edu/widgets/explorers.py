@@ -226,7 +226,7 @@ class UpsamplingExplorer(_Explorer):
                  stride: int = 2, zoom: int = 32, row: int | None = None, col: int | None = None,
                  gray: bool = True, successor_modules=None):
         super().__init__(size)
-        # successor_modules: {stride: {"a2u": ..., "fade": ..., "sapa": ...}} (default: untrained ones)
+        # successor_modules: {stride: {"a2u": ..., "fade_nogate": ..., "sapa_inner": ...}} (default: untrained ones)
         self.successor_modules = _per_stride(successor_modules, "successor_modules", callable_values=False)
         if index_blocks is not None and not isinstance(index_blocks, dict):
             index_blocks = {getattr(index_blocks, "stride", 2): index_blocks}

@@ -33,8 +33,8 @@ from ..sapa import SAPA
 from ..recipes import bilinear_kernels, max_index, nearest_index
 from .pooling import STRIDES, apply_index_block, check_image, pooling_indices
 
-UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe", "a2u", "fade", "sapa")
-SUCCESSORS = ("a2u", "fade", "sapa")
+UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe", "a2u", "fade_nogate", "sapa_inner")
+SUCCESSORS = ("a2u", "fade_nogate", "sapa_inner")  # registry names: one name per operator
 #: SAPA in the explorer compares 3×3 patches: each pixel's feature is its neighbourhood.
 PATCH = 3
 STAND_IN_TEMPERATURE = 0.05
@@ -93,14 +93,20 @@ def patch_features(x: torch.Tensor, size: int = PATCH) -> torch.Tensor:
 
 
 def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
-    """Untrained A2U (k=3), FADE without gate (k=5, c_mid=16) and a parameter-free SAPA-I
-    (k=5) on :func:`patch_features`, for C channels and this stride. A2U and FADE start
-    near uniform (like CARAFE); SAPA-I is content-aware before any training."""
+    """Untrained ``a2u`` (k=3), ``fade_nogate`` (FADE's kernels without its gate, k=5, c_mid=16
+    to stay cheap) and a parameter-free ``sapa_inner`` (SAPA-I, k=5) on :func:`patch_features`,
+    for C channels and this stride. A2U starts as its authors initialise it (its sigmoid caps every
+    kernel entry at e/(e + 8) ≈ 0.254); FADE starts without content-encoder weights, so exactly
+    uniform like an untrained CARAFE; SAPA-I is content-aware before any training."""
     seed = check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return {"a2u": A2U(channels, stride).eval(), "fade": FADE(channels, stride, c_mid=16, gate=False).eval(),
-                "sapa": SAPA(channels * PATCH**2, stride, similarity="inner").eval()}
+        a2u, fade = A2U(channels, stride), FADE(channels, stride, c_mid=16, gate=False)
+        with torch.no_grad():
+            fade.content_encoder.weight.zero_()
+            fade.content_encoder.bias.zero_()
+        return {"a2u": a2u.eval(), "fade_nogate": fade.eval(),
+                "sapa_inner": SAPA(channels * PATCH**2, stride, similarity="inner").eval()}
 
 
 def successor_kernels(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
@@ -112,8 +118,8 @@ def successor_kernels(image: torch.Tensor, low_res: torch.Tensor, modules: dict)
         raise ValueError(f"successor modules must include {', '.join(SUCCESSORS)}; missing {', '.join(missing)}")
     dtype = next(modules["a2u"].parameters()).dtype
     x, y = image.to(dtype), low_res.to(dtype)
-    return {"a2u": modules["a2u"](x)[1], "fade": modules["fade"].kernels(x, y),
-            "sapa": modules["sapa"].kernels(patch_features(x), patch_features(y))}
+    return {"a2u": modules["a2u"](x)[1], "fade_nogate": modules["fade_nogate"].kernels(x, y),
+            "sapa_inner": modules["sapa_inner"].kernels(patch_features(x), patch_features(y))}
 
 
 def successor_reassemblies(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
@@ -137,7 +143,7 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     ``index_block`` (a trained index block, x → (enc, dec)) supplies IndexNet's decoder gate;
     without one, a stand-in gate is used: the softmax index at T = 0.05 rescaled to window max 1.
     ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one;
-    ``successor_modules`` (``{"a2u", "fade", "sapa"}`` as :func:`default_successors`) too.
+    ``successor_modules`` (``{"a2u", "fade_nogate", "sapa_inner"}`` as :func:`default_successors`) too.
     """
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
@@ -190,9 +196,9 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     errors = {name: (out - image).abs() for name, out in outputs.items()}
     labels = {"nearest": "nearest (k=1, W≡1)", "bilinear": "bilinear (k=3, fixed W)",
               "max_unpool": "max-unpool (k=1, one-hot W)", "indexnet": gate_label, "carafe": carafe_label,
-              "a2u": "A2U (k=3, from x)" + ("" if trained else "; untrained ≈ uniform"),
-              "fade": "FADE, no gate (k=5, x+y)" + ("" if trained else "; untrained ≈ uniform"),
-              "sapa": "SAPA-I (k=5, x·y of 3×3 patches)"}
+              "a2u": "a2u (k=3, from x)" + ("" if trained else "; untrained"),
+              "fade_nogate": "fade_nogate (k=5, x+y)" + ("" if trained else "; untrained = uniform"),
+              "sapa_inner": "sapa_inner (k=5, x·y of 3×3 patches)"}
     return UpsamplingView(image, low_res, stride, outputs, errors, reassemblies, labels)
 
 
