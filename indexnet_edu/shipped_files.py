@@ -5,10 +5,14 @@ a wheel, on Colab and Binder, and for a lesson downloaded alone), found with
 ``importlib.resources``:
 
 * ``laptop/<task>/<upsampler>/seed<k>.json`` — the laptop-preset comparison (5 paired seeds);
+* ``laptop_successors/<task>/<upsampler>/seed<k>.json`` — the successors (A2U, FADE, SAPA and
+  their variants) with the arms they are compared with, the same preset and seeds, all run on one
+  machine (a paired comparison needs one: the same seed trains a few per cent differently on
+  another CPU);
 * ``laptop/checkpoints/<task>/<upsampler>/seed<k>/checkpoint.pt`` — a few trained models;
 * ``benchmarks/<name>.json`` — the committed benchmark run lesson 08 plots.
 
-In a checkout, ``results/laptop/`` (what the sweep writes) and ``benchmarks/results/`` (what
+In a checkout, ``results/laptop/`` and ``results/laptop_successors/`` (what the sweep writes) and ``benchmarks/results/`` (what
 ``python -m indexnet_edu.bench`` writes) stay the sources; :data:`REFRESH_COMMAND` copies them
 here, and a test checks the two agree. Images come from scikit-image's own bundled data.
 """
@@ -23,6 +27,8 @@ DATA_FOLDER = "_shipped"
 REFRESH_COMMAND = "python tools/refresh_shipped_data.py"
 #: Makes the laptop results (then refresh): the command the shipped folder's README records.
 SWEEP_COMMAND = "python -m indexnet_edu.sweep --preset laptop --jobs 2 --out results/laptop"
+#: The result sets that ship: folder name under ``results/`` and under the package's data folder.
+RESULT_SETS = ("laptop", "laptop_successors")
 #: Makes the committed benchmark run (then refresh).
 BENCH_COMMAND = "python -m indexnet_edu.bench"
 #: The benchmark files lessons read, copied by the refresh command.
@@ -42,6 +48,11 @@ def shipped_root() -> Path:
 def laptop_results_dir() -> Path:
     """``<package>/_shipped/laptop``: the laptop-preset results, as ``results/laptop`` lays them out."""
     return shipped_root() / "laptop"
+
+
+def successor_results_dir() -> Path:
+    """``<package>/_shipped/laptop_successors``: the successors' laptop-preset results, one machine."""
+    return shipped_root() / "laptop_successors"
 
 
 def laptop_checkpoints_dir() -> Path:
@@ -64,6 +75,6 @@ def require(path, made_by: str) -> Path:
     return path
 
 
-__all__ = ["DATA_FOLDER", "REFRESH_COMMAND", "SWEEP_COMMAND", "BENCH_COMMAND", "BENCHMARK_FILES",
-           "ShippedDataMissing", "shipped_root", "laptop_results_dir", "laptop_checkpoints_dir", "benchmarks_dir",
+__all__ = ["DATA_FOLDER", "REFRESH_COMMAND", "SWEEP_COMMAND", "BENCH_COMMAND", "BENCHMARK_FILES", "RESULT_SETS",
+           "ShippedDataMissing", "shipped_root", "laptop_results_dir", "successor_results_dir", "laptop_checkpoints_dir", "benchmarks_dir",
            "require"]

@@ -361,12 +361,18 @@ class ResultsTable:
     """Per-seed results grouped by (task, upsampler): ``values[(task, upsampler)][metric] = [per seed]``.
 
     Lists are in the order of ``seeds[(task, upsampler)]`` (ascending seed); ``baselines``
-    holds the trivial baseline's metrics on the same test set, when the results files have them.
+    holds the trivial baseline's metrics on the same test set, when the results files have them;
+    ``machines`` the CPU (or GPU) model each seed was trained on, when recorded.
     """
 
     values: dict = field(default_factory=dict)
     seeds: dict = field(default_factory=dict)
     baselines: dict = field(default_factory=dict)
+    machines: dict = field(default_factory=dict)
+
+    def machine_models(self) -> set:
+        """Every processor model the table's runs were trained on (recorded ones only)."""
+        return {model for models in self.machines.values() for model in models if model}
 
     def tasks(self) -> list[str]:
         return [t for t in TASKS if any(key[0] == t for key in self.values)]
@@ -437,6 +443,15 @@ class ResultsTable:
         seeds = sorted(set(a) & set(b))
         if not seeds:
             raise ValueError(f"{task}/{arm} and {task}/{reference} share no seed")
+        # A seed fixes the initial weights and batches, not the floating-point order of another
+        # processor's kernels: the same seed trained on another CPU differs by a few per cent, as
+        # much as seeds do. Runs of different machines are not paired.
+        models = [dict(zip(self.seeds[(task, name)], self.machines.get((task, name), []))) for name in (arm, reference)]
+        unpaired = [s for s in seeds if models[0].get(s) and models[1].get(s) and models[0][s] != models[1][s]]
+        if unpaired:
+            s = unpaired[0]
+            raise ValueError(f"{task}/{arm} and {task}/{reference} seed {s} were trained on different machines "
+                             f"({models[0][s]} vs {models[1][s]}): not a paired comparison; rerun both on one machine")
         # Noise around the trivial solution only when *neither* arm learned: "one learned, the other
         # did not" is a real difference (the table's learned column says which).
         learned = [self.learned(task, arm), self.learned(task, reference)]
@@ -507,6 +522,8 @@ def load_results(directory, preset: str | None = None, tasks=None, upsamplers=No
         for metric, value in results.get("baseline", {}).items():
             table.baselines.setdefault((task, upsampler), {}).setdefault(metric, []).append(float(value))
         table.seeds.setdefault((task, upsampler), []).append(seed)
+        machine = results.get("machine") or {}
+        table.machines.setdefault((task, upsampler), []).append(machine.get("gpu") or machine.get("cpu_model"))
     return table
 
 
@@ -565,8 +582,11 @@ def report_text(table: ResultsTable, reference: str = "bilinear") -> str:
         sections.append(f"## {task}\n\n{table.markdown(task)}\n")
         if (task, reference) in table.values and len(table.upsamplers(task)) > 1:
             metrics = [PRIMARY_METRIC[task]] + (["grad"] if "grad" in table.metrics(task) else [])
-            sections.append(f"Paired contrasts against {reference}:\n\n"
-                            f"{contrasts_markdown(table.contrasts(task, reference, metrics))}\n")
+            try:
+                contrasts = contrasts_markdown(table.contrasts(task, reference, metrics))
+            except ValueError as error:  # runs from different machines: say so instead of pairing them
+                contrasts = f"No paired contrasts: {error}."
+            sections.append(f"Paired contrasts against {reference}:\n\n{contrasts}\n")
     return "\n".join(sections)
 
 

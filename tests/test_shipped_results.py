@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from indexnet_edu.lessons.shipped import SHIPPED_DIR, shipped_checkpoint, shipped_results
+from indexnet_edu.lessons.shipped import (SHIPPED_DIR, SUCCESSOR_ARMS, SUCCESSOR_TASKS, SUCCESSORS_DIR,
+                                          shipped_checkpoint, shipped_results, successor_results)
+from indexnet_edu.sweep import load_results
 from indexnet_edu.train import CHECKPOINT_NAME, PRESETS, _load_data, evaluate, load_trained_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -14,15 +16,22 @@ SETTINGS = ("matting_noskip", "reconstruction", "texture_regions")
 UPSAMPLERS = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample", "hin",
               "din_o2o", "din_m2o")
 SEEDS = (0, 1, 2, 3, 4)
-FILES = sorted(SHIPPED_DIR.glob("*/*/seed*.json"))
+FILES = sorted(SHIPPED_DIR.glob("*/*/seed*.json")) + sorted(SUCCESSORS_DIR.glob("*/*/seed*.json"))
 PROVENANCE = ("git_commit", "torch", "wall_time_s", "config", "device", "machine")
 MACHINE = ("cpu_model", "logical_cpus", "torch_threads", "torch", "platform")
 
 
-def test_every_setting_upsampler_and_seed_is_there():
-    present = {(p.parent.parent.name, p.parent.name, int(p.stem[4:])) for p in FILES}
-    missing = [(t, u, s) for t in SETTINGS for u in UPSAMPLERS for s in SEEDS if (t, u, s) not in present]
+@pytest.mark.parametrize("folder, tasks, arms", [(SHIPPED_DIR, SETTINGS, UPSAMPLERS),
+                                                (SUCCESSORS_DIR, SUCCESSOR_TASKS, SUCCESSOR_ARMS)])
+def test_every_setting_upsampler_and_seed_is_there(folder, tasks, arms):
+    present = {(p.parent.parent.name, p.parent.name, int(p.stem[4:])) for p in folder.glob("*/*/seed*.json")}
+    missing = [(t, u, s) for t in tasks for u in arms for s in SEEDS if (t, u, s) not in present]
     assert not missing, f"{len(missing)} shipped results missing, e.g. {missing[:5]}"
+
+
+@pytest.mark.parametrize("folder", [SHIPPED_DIR, SUCCESSORS_DIR], ids=["laptop", "laptop_successors"])
+def test_each_shipped_set_was_trained_on_one_machine_so_its_contrasts_are_paired(folder):
+    assert len(load_results(folder).machine_models()) == 1
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: "/".join(p.parts[-3:]))
@@ -68,15 +77,17 @@ def test_shipped_checkpoints_load_and_match_their_results(task, upsampler):
     assert metrics == pytest.approx(shipped, rel=1e-5, abs=1e-7)
 
 
-def test_the_lessons_05_to_07_read_their_eleven_arms_and_lesson_09_every_arm():
+def test_the_lessons_05_to_07_read_their_eleven_arms_and_lesson_09_its_own_set():
     from indexnet_edu.lessons.shipped import COMPARISON_ARMS
 
     default = shipped_results(["matting_noskip"])
     assert tuple(default.upsamplers("matting_noskip")) == COMPARISON_ARMS
-    every = shipped_results(["matting_noskip", "reconstruction", "texture_regions"], upsamplers=None)
-    for task in ("matting_noskip", "reconstruction", "texture_regions"):
-        for name in ("a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g", "sapa_inner"):
-            assert every.seeds[(task, name)] == list(SEEDS), (task, name)
+    successors = successor_results()
+    for task in SUCCESSOR_TASKS:
+        assert tuple(successors.upsamplers(task)) == SUCCESSOR_ARMS
+        for name in SUCCESSOR_ARMS:
+            assert successors.seeds[(task, name)] == list(SEEDS), (task, name)
+        assert successors.contrast(task, "sapa").n == 5
 
 
 def test_the_packaged_copy_agrees_with_the_checkouts_results():

@@ -92,3 +92,24 @@ def test_sweep_cli_renders_report_only(tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert "| hin | 1 |" in done.stdout and (tmp_path / "matting_sad.png").exists()
+
+
+def test_a_contrast_refuses_runs_of_one_seed_trained_on_different_machines(tmp_path):
+    """The same seed trained on another CPU differs by a few per cent (the floating-point order of
+    its kernels), as much as seeds differ: such runs are not paired."""
+    import json as _json
+
+    from indexnet_edu.sweep import load_results as _load
+
+    for upsampler, model in (("bilinear", "Intel(R) Xeon(R) Processor"), ("hin", "AMD EPYC")):
+        for seed in (0, 1):
+            folder = tmp_path / "reconstruction" / upsampler
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"seed{seed}.json").write_text(_json.dumps({
+                "task": "reconstruction", "upsampler": upsampler, "seed": seed, "preset": "laptop",
+                "config": {"steps": 10}, "machine": {"cpu_model": model},
+                "metrics": {"psnr": 20.0 + seed + (upsampler == "hin"), "test_loss": 0.1}}))
+    table = _load(tmp_path)
+    assert table.machine_models() == {"Intel(R) Xeon(R) Processor", "AMD EPYC"}
+    with pytest.raises(ValueError, match="different machines .*Intel.* vs .*AMD|different machines .*AMD.* vs .*Intel"):
+        table.contrast("reconstruction", "hin", "bilinear")

@@ -6,7 +6,8 @@
 Sources (what the tools write in a checkout) → package (``indexnet_edu/_shipped``, see
 :mod:`indexnet_edu.shipped_files`):
 
-* ``results/laptop/<task>/<upsampler>/seed<k>.json`` → ``laptop/<task>/<upsampler>/seed<k>.json``
+* ``results/<set>/<task>/<upsampler>/seed<k>.json`` → ``<set>/<task>/<upsampler>/seed<k>.json`` for each
+  result set (``laptop``, ``laptop_successors``)
 * ``benchmarks/results/<name>`` for each name in ``BENCHMARK_FILES`` → ``benchmarks/<name>``
 
 The shipped checkpoints live only in the package (``ship_checkpoint`` writes them there).
@@ -23,16 +24,18 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from indexnet_edu.checkpoint import atomic_write_text  # noqa: E402
-from indexnet_edu.shipped_files import BENCHMARK_FILES, DATA_FOLDER  # noqa: E402
+from indexnet_edu.shipped_files import BENCHMARK_FILES, DATA_FOLDER, RESULT_SETS  # noqa: E402
 
 PACKAGE_DATA = REPO / "indexnet_edu" / DATA_FOLDER
 
 
 def pairs() -> dict[Path, Path]:
     """{package copy: checkout source} for every file the refresh keeps in step."""
-    laptop = REPO / "results" / "laptop"
-    mapping = {PACKAGE_DATA / "laptop" / source.relative_to(laptop): source
-               for source in sorted(laptop.glob("*/*/seed*.json"))}
+    mapping = {}
+    for name in RESULT_SETS:
+        folder = REPO / "results" / name
+        mapping |= {PACKAGE_DATA / name / source.relative_to(folder): source
+                    for source in sorted(folder.glob("*/*/seed*.json"))}
     for name in BENCHMARK_FILES:
         mapping[PACKAGE_DATA / "benchmarks" / name] = REPO / "benchmarks" / "results" / name
     return mapping

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..shipped_files import SWEEP_COMMAND, ShippedDataMissing, laptop_checkpoints_dir, laptop_results_dir, require
+from ..shipped_files import (SWEEP_COMMAND, ShippedDataMissing, laptop_checkpoints_dir, laptop_results_dir, require,
+                             successor_results_dir)
 from ..sweep import ResultsTable, job_dir, load_results, result_path
 
 SHIPPED_DIR = laptop_results_dir()
+SUCCESSORS_DIR = successor_results_dir()
 CHECKPOINT_DIR = laptop_checkpoints_dir()
 PRESET = "laptop"
 
@@ -40,15 +42,19 @@ SAPA_SOURCE = "https://github.com/tiny-smart/sapa"
 RUN_TO_RUN_SOURCE = "https://github.com/tiny-smart/segmentation-with-upsamplers"
 
 
-# The arms lessons 05-07 compare (issue 9's sweep); lesson 09 adds the successors (A2U, FADE, SAPA).
+# The arms lessons 05-07 compare; lesson 09's successors (A2U, FADE, SAPA) ship as their own set.
 COMPARISON_ARMS = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample", "hin",
                    "din_o2o", "din_m2o", "din_m2o_nl_ctx")
+#: Lesson 09's set: the successors and the arms they are set beside, all from one machine.
+SUCCESSOR_ARMS = ("bilinear", "carafe", "hin", "a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g",
+                  "sapa_inner")
+SUCCESSOR_TASKS = ("matting_noskip", "reconstruction", "texture_regions")
 
 
 def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=None) -> ResultsTable:
     """The shipped laptop-preset results of ``tasks`` (default: all) and ``upsamplers`` (default:
-    the eleven arms of lessons 05–07; ``None`` for every shipped arm, the successors included), in
-    that order.
+    the eleven arms of lessons 05–07; ``None`` for every arm in the set), in that order. The
+    successors are a set of their own: :func:`successor_results`.
 
     Raises:
         ShippedDataMissing: the folder, or the first seed of a requested (task, upsampler), is not
@@ -62,6 +68,19 @@ def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=None) -> R
                     f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
                     "--seeds 0 1 2 3 4 --out results/laptop")
     return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
+                        upsamplers=list(upsamplers) if upsamplers else None)
+
+
+def successor_results(tasks=SUCCESSOR_TASKS, upsamplers=SUCCESSOR_ARMS) -> ResultsTable:
+    """Lesson 09's shipped set (``laptop_successors``): the successors beside bilinear, CARAFE and
+    HIN, the laptop preset and the same 5 paired seeds as :func:`shipped_results`, all trained on
+    one machine so that every contrast is paired. Raises :class:`ShippedDataMissing` as that does."""
+    for task in tasks or ():
+        for upsampler in upsamplers or ():
+            require(result_path(SUCCESSORS_DIR, task, upsampler, 0),
+                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
+                    "--seeds 0 1 2 3 4 --out results/laptop_successors")
+    return load_results(SUCCESSORS_DIR, preset=PRESET, tasks=list(tasks) if tasks else None,
                         upsamplers=list(upsamplers) if upsamplers else None)
 
 
