@@ -52,14 +52,32 @@ def channel_linear(x: torch.Tensor, linear: nn.Linear) -> torch.Tensor:
     return linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
-def neighbour_similarity(queries: torch.Tensor, keys: torch.Tensor, kernel_size: int) -> torch.Tensor:
+NEIGHBOUR_METHODS = ("unfold", "shift")
+
+
+def neighbour_similarity(queries: torch.Tensor, keys: torch.Tensor, kernel_size: int,
+                         method: str = "unfold") -> torch.Tensor:
     """``sim[b, dy·k+dx, p] = Σ_c queries[b, c, p] · keys[b, c, ⌊p/s⌋ + (dy − r, dx − r)]``.
 
     queries: B×d×(s·h)×(s·w); keys: B×d×h×w (zero outside the map). Returns B×k²×(s·h)×(s·w) in
-    the reassembly kernels' channel order. Memory: one k² similarity per output pixel.
+    the reassembly kernels' channel order. ``method="unfold"`` gathers the k² neighbours once
+    (im2col; what training uses: autograd keeps B×d×k²×h×w); ``"shift"`` loops over the k²
+    offsets, about 3× faster for few channels on large maps but, under autograd, keeping s² times
+    more — for inference, such as the widgets. The two agree to float round-off.
     """
     batch, channels, height, width = keys.shape
     scale = queries.shape[-2] // height
+    if method == "shift":
+        radius = kernel_size // 2
+        padded = F.pad(keys, (radius,) * 4).to(queries.dtype)
+        # sub-pixel-major copies of the queries, so each product below runs over contiguous h×w planes
+        grouped = rearrange(queries, "b c (h i) (w j) -> b c i j h w", i=scale, j=scale).contiguous()
+        sim = queries.new_empty(batch, kernel_size**2, scale, scale, height, width)
+        for dy in range(kernel_size):
+            for dx in range(kernel_size):
+                neighbour = padded[:, :, dy:dy + height, dx:dx + width][:, :, None, None]
+                sim[:, dy * kernel_size + dx] = (grouped * neighbour).sum(dim=1)
+        return rearrange(sim, "b k i j h w -> b k (h i) (w j)").contiguous()
     # im2col (F.unfold) rather than Tensor.unfold twice: Inductor (torch 2.13, CPU) miscompiles the
     # backward of the double unfold into out-of-bounds writes.
     windows = F.unfold(keys, kernel_size, padding=kernel_size // 2).view(batch, channels, kernel_size**2, height,
@@ -78,19 +96,22 @@ class SAPA(NotScriptable, nn.Module):
         k_up: neighbourhood size k (odd; 5 as in the paper).
         similarity: "bilinear" (SAPA-B), "gated" (SAPA-G) or "inner" (SAPA-I).
         embedding: d_e of SAPA-B/G (ignored by SAPA-I).
+        method: how :func:`neighbour_similarity` gathers the neighbours ("unfold" for training,
+            "shift" for fast inference on few channels); the result is the same.
 
     Raises TypeError/ValueError for non-tensors, the wrong C, an encoder feature that is not s
     times the decoder's size, or bad hyper-parameters.
     """
 
     def __init__(self, channels: int, scale: int = 2, k_up: int = 5, similarity: str = "bilinear",
-                 embedding: int = 32):
+                 embedding: int = 32, method: str = "unfold"):
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
         self.scale = check_positive_int(scale, "scale")
         self.k_up = check_odd_kernel(k_up, "k_up")
         self.similarity = check_choice(similarity, "similarity", SIMILARITIES)
         embedding = check_positive_int(embedding, "embedding")
+        self.method = check_choice(method, "method", NEIGHBOUR_METHODS)
         self.norm_encoder = nn.LayerNorm(channels)
         self.norm_decoder = nn.LayerNorm(channels)
         self.query = self.key = self.query_decoder = self.gate = None
@@ -117,7 +138,7 @@ class SAPA(NotScriptable, nn.Module):
                 from_decoder = nearest_up(channel_linear(decoder, self.query_decoder), self.scale)
                 queries = gate * queries + (1 - gate) * from_decoder
             keys = channel_linear(keys, self.key)
-        return neighbour_similarity(queries, keys, self.k_up)
+        return neighbour_similarity(queries, keys, self.k_up, self.method)
 
     def kernels(self, encoder: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
         """Softmax of :meth:`similarities` over the k² neighbours (each kernel sums to 1), computed

@@ -397,3 +397,17 @@ def test_the_cost_benchmark_measures_the_successors(name):
     assert row["parameters"] == count(ie.create_upsampler(name, 8)) > 0 and row["flops"] > 0
     [cost] = cost_table(8, 16, names=[name])
     assert cost.parameters == row["parameters"] and cost.kernel_source == ie.upsampler_spec(name).kernel_source
+
+
+@pytest.mark.parametrize("channels, size, k, scale", [(3, 6, 5, 2), (9, 8, 3, 2), (4, 6, 5, 3)])
+def test_both_neighbour_gathering_methods_give_the_same_similarities_and_kernels(channels, size, k, scale):
+    generator = torch.Generator().manual_seed(14)
+    queries = torch.randn(2, channels, scale * size, scale * size, generator=generator, dtype=torch.float64)
+    keys = torch.randn(2, channels, size, size, generator=generator, dtype=torch.float64)
+    assert torch.allclose(neighbour_similarity(queries, keys, k, "shift"), neighbour_similarity(queries, keys, k),
+                          atol=1e-12, rtol=0)
+    module = SAPA(channels, scale, k, similarity="inner").double()
+    fast = SAPA(channels, scale, k, similarity="inner", method="shift").double()
+    assert torch.allclose(fast(queries, keys), module(queries, keys), atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="method"):
+        SAPA(channels, method="loop")

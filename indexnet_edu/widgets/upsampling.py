@@ -17,6 +17,8 @@ the kernel that made one output pixel, with the neighbourhood it was applied to.
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,12 +79,12 @@ class KernelAtPixel:
 
 
 def default_carafe(channels: int, stride: int, seed: int = 0) -> CARAFE:
-    """An untrained CARAFE (paper's k_up=5, k_enc=3; c_mid=16 to stay cheap): its near-zero
+    """An untrained CARAFE (paper's k_up=5, k_enc=3; c_mid=8 to keep a control move under 100 ms): its near-zero
     encoder makes every kernel an almost uniform 5×5 average until it is trained."""
     seed = check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):  # seeded weights, the caller's RNG untouched
         torch.manual_seed(seed)
-        return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=16).eval()
+        return CARAFE(channels, scale=stride, k_up=5, k_enc=3, c_mid=8).eval()
 
 
 def patch_features(x: torch.Tensor, size: int = PATCH) -> torch.Tensor:
@@ -93,7 +95,7 @@ def patch_features(x: torch.Tensor, size: int = PATCH) -> torch.Tensor:
 
 
 def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
-    """Untrained ``a2u`` (k=3), ``fade_nogate`` (FADE's kernels without its gate, k=5, c_mid=16
+    """Untrained ``a2u`` (k=3), ``fade_nogate`` (FADE's kernels without its gate, k=5, c_mid=8
     to stay cheap) and a parameter-free ``sapa_inner`` (SAPA-I, k=5) on :func:`patch_features`,
     for C channels and this stride. A2U starts as its authors initialise it (its sigmoid caps every
     kernel entry at e/(e + 8) ≈ 0.254); FADE starts without content-encoder weights, so exactly
@@ -101,12 +103,25 @@ def default_successors(channels: int, stride: int, seed: int = 0) -> dict:
     seed = check_seed(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        a2u, fade = A2U(channels, stride), FADE(channels, stride, c_mid=16, gate=False)
+        a2u, fade = A2U(channels, stride), FADE(channels, stride, c_mid=8, gate=False)
         with torch.no_grad():
             fade.content_encoder.weight.zero_()
             fade.content_encoder.bias.zero_()
         return {"a2u": a2u.eval(), "fade_nogate": fade.eval(),
-                "sapa_inner": SAPA(channels * PATCH**2, stride, similarity="inner").eval()}
+                "sapa_inner": SAPA(channels * PATCH**2, stride, similarity="inner", method="shift").eval()}
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_default_carafe(channels: int, stride: int):
+    """:func:`default_carafe`, built once per (C, stride) for the explorer's untrained column (it
+    only reads the module; callers that train one get a fresh module from default_carafe)."""
+    return default_carafe(channels, stride)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_default_successors(channels: int, stride: int):
+    """:func:`default_successors`, built once per (C, stride), read-only as above."""
+    return default_successors(channels, stride)
 
 
 def successor_kernels(image: torch.Tensor, low_res: torch.Tensor, modules: dict) -> dict:
@@ -160,7 +175,7 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
         _, gate = pooling_indices(image, "softmax", stride, temperature=STAND_IN_TEMPERATURE)
         gate_label = f"IndexNet IU (stand-in gate: softmax T={STAND_IN_TEMPERATURE})"
     if carafe_module is None:
-        carafe_module = default_carafe(channels, stride)
+        carafe_module = _shared_default_carafe(channels, stride)
         carafe_label = "CARAFE (untrained: ≈ uniform 5×5)"
     else:
         carafe_label = "CARAFE"
@@ -170,7 +185,7 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     carafe_part = _carafe_reassembly(carafe_module, low_res)
     trained = successor_modules is not None
     if successor_modules is None:
-        successor_modules = default_successors(channels, stride)
+        successor_modules = _shared_default_successors(channels, stride)
     for name, module in dict(successor_modules).items():
         if getattr(module, "scale", stride) != stride:
             raise ValueError(f"successor_modules[{name!r}] upsamples by {module.scale}, but stride={stride} was chosen")
