@@ -272,3 +272,92 @@ def test_every_layout_is_documented_and_an_unknown_one_is_refused():
         load_released({}, {}, layout="fade")
     with pytest.raises(TypeError, match="mapping"):
         load_released(FADE(4), [1, 2], layout="fade")
+
+
+# -------------------------------------------------------------------------------------- DySample
+
+def dysample_reference(state, x, scale=2, groups=4):
+    """dysample.py's DySample (style "lp", static scope 0.25), from its state dict."""
+    b, _, h, w = x.shape
+    offset = F.conv2d(x, state["offset.weight"], state["offset.bias"]) * 0.25 + state["init_pos"]
+    offset = offset.view(b, 2, -1, h, w)
+    rows = torch.arange(h, dtype=x.dtype) + 0.5
+    cols = torch.arange(w, dtype=x.dtype) + 0.5
+    grid_x, grid_y = torch.meshgrid(cols, rows, indexing="xy")          # h×w each
+    coords = torch.stack([grid_x, grid_y]).view(1, 2, 1, h, w)
+    normaliser = torch.tensor([w, h], dtype=x.dtype).view(1, 2, 1, 1, 1)
+    grid = F.pixel_shuffle(2 * (coords + offset) / normaliser - 1, scale)  # b×2×G×sh×sw
+    grid = grid.permute(0, 2, 3, 4, 1).reshape(b * groups, scale * h, scale * w, 2)
+    out = F.grid_sample(x.reshape(b * groups, -1, h, w), grid, mode="bilinear", align_corners=False,
+                        padding_mode="border")
+    return out.view(b, -1, scale * h, scale * w)
+
+
+def dysample_init_pos(scale=2, groups=4):
+    """Their sub-pixel base offsets, (coordinate, group, sub-pixel) channels: x = column, y = row."""
+    steps = (torch.arange(scale, dtype=torch.float64) - (scale - 1) / 2) / scale
+    x_offsets = steps.repeat(scale)                      # sub-pixel (i, j) → column offset steps[j]
+    y_offsets = steps.repeat_interleave(scale)           # → row offset steps[i]
+    return torch.cat([x_offsets.repeat(groups), y_offsets.repeat(groups)]).view(1, -1, 1, 1)
+
+
+def test_dysample_loads_the_authors_layout_and_matches_their_forward():
+    from indexnet_edu.dysample import DySample
+
+    channels = 8
+    state = {"offset.weight": randn(2 * 4 * 4, channels, 1, 1) * 0.5, "offset.bias": randn(2 * 4 * 4) * 0.5,
+             "init_pos": dysample_init_pos()}
+    x = randn(2, channels, 5, 6)
+    module = load_released(DySample(channels).double(), state, layout="dysample")
+    with torch.no_grad():
+        assert torch.allclose(module(x), dysample_reference(state, x), atol=TOLERANCE, rtol=0)
+    # without the permutation the offsets would land on the wrong groups and coordinates
+    unpermuted = DySample(channels).double()
+    unpermuted.load_state_dict({k: v for k, v in state.items() if k != "init_pos"})
+    with torch.no_grad():
+        assert not torch.allclose(unpermuted(x), dysample_reference(state, x), atol=1e-3)
+    with pytest.raises(ValueError, match="does not have: scope.weight"):  # the dynamic-scope variant
+        load_released(DySample(channels).double(), state | {"scope.weight": state["offset.weight"]},
+                      layout="dysample")
+
+
+# ------------------------------------------------------------------------------ IndexNet encoder
+
+def official_inverted_residual(state, x, expand, dilation=1):
+    """hlmobilenetv2.py's InvertedResidual at stride 1: zero-pad the INPUT for the dilated 3×3
+    window, then (1×1 expansion, BN, ReLU6,) depthwise 3×3 without padding, BN, ReLU6, 1×1, BN."""
+    def bn(t, i):
+        return F.batch_norm(t, state[f"conv.{i}.running_mean"], state[f"conv.{i}.running_var"],
+                            state[f"conv.{i}.weight"], state[f"conv.{i}.bias"], False, 0.0, 1e-5)
+    out = F.pad(x, (dilation,) * 4)
+    first = 0
+    if expand != 1:
+        out = F.relu6(bn(F.conv2d(out, state["conv.0.weight"]), 1))
+        first = 3
+    hidden = out.shape[1]
+    out = F.relu6(bn(F.conv2d(out, state[f"conv.{first}.weight"], dilation=dilation, groups=hidden), first + 1))
+    out = bn(F.conv2d(out, state[f"conv.{first + 3}.weight"]), first + 4)
+    return x + out if x.shape[1] == out.shape[1] else out
+
+
+@pytest.mark.parametrize("in_channels, out_channels, expand, dilation", [(16, 16, 6, 1), (16, 24, 6, 1),
+                                                                          (32, 16, 1, 1), (24, 24, 6, 2)])
+def test_the_indexnet_encoder_blocks_pad_their_input_as_the_release_does(in_channels, out_channels, expand, dilation):
+    """With trained (here: random) BatchNorm statistics, padding before the expansion differs from
+    padding inside the depthwise conv at the border; ours must equal the release everywhere."""
+    from indexnet_edu.models.mobilenetv2 import InvertedResidual
+
+    block = InvertedResidual(in_channels, out_channels, expand, dilation).double().eval()
+    state = {}
+    for key, value in block.state_dict().items():
+        if key.endswith("running_var"):
+            state[key] = 0.5 + torch.rand(value.shape, dtype=torch.float64)
+        elif key.endswith("num_batches_tracked"):
+            state[key] = value
+        else:
+            state[key] = randn(*value.shape) * (0.5 if key.endswith("weight") and value.ndim == 4 else 1.0)
+    block.load_state_dict(state)
+    x = randn(2, in_channels, 9, 9)
+    with torch.no_grad():
+        ours, theirs = block(x), official_inverted_residual(state, x, expand, dilation)
+    assert torch.allclose(ours, theirs, atol=TOLERANCE, rtol=0)

@@ -1,11 +1,17 @@
 """MobileNetV2 building blocks for the IndexNet matting encoder (width multiplier 1.0).
 
 The matting encoder keeps every convolution at stride 1: downsampling happens outside the
-layers, in the index-guided pooling stages (or max pooling for the baseline). Only the
-shapes matter for the parameter count; the blocks are plain MobileNetV2 (Sandler et al. 2018).
+layers, in the index-guided pooling stages (or max pooling for the baseline). The blocks are
+MobileNetV2's (Sandler et al. 2018) as the IndexNet release builds them
+(github.com/poppinace/indexnet_matting, ``scripts/hlmobilenetv2.py``, ``InvertedResidual``): each
+block zero-pads its *input* for the dilated 3×3 window before the 1×1 expansion, and the depthwise
+convolution then pads nothing. With trained BatchNorm statistics that differs from padding inside
+the depthwise convolution at the border pixels (an expanded zero is BN+ReLU6 of 0, not 0), so it
+is what a released checkpoint needs.
 """
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -19,7 +25,8 @@ def conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int = 3) -> 
 
 
 class InvertedResidual(nn.Module):
-    """Expand (1×1) → depthwise 3×3 (dilated) → project (1×1, linear); residual when shapes match.
+    """Pad the input → expand (1×1) → depthwise 3×3 (dilated, unpadded) → project (1×1, linear);
+    residual (of the unpadded input) when shapes match.
 
     B×C_in×H×W → B×C_out×H×W (stride 1 throughout, as in the matting encoder).
     """
@@ -28,11 +35,12 @@ class InvertedResidual(nn.Module):
         super().__init__()
         hidden = round(in_channels * expand_ratio)
         self.use_residual = in_channels == out_channels
+        self.dilation = dilation
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers += [nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True)]
         layers += [
-            nn.Conv2d(hidden, hidden, 3, 1, dilation, dilation, groups=hidden, bias=False),
+            nn.Conv2d(hidden, hidden, 3, 1, 0, dilation, groups=hidden, bias=False),
             nn.BatchNorm2d(hidden),
             nn.ReLU6(inplace=True),
             nn.Conv2d(hidden, out_channels, 1, bias=False),
@@ -41,7 +49,8 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
-        out = self.conv(x)
+        reach = self.dilation  # the dilated 3×3 window reaches `dilation` pixels each way
+        out = self.conv(F.pad(x, (reach, reach, reach, reach)))
         return x + out if self.use_residual else out
 
 
