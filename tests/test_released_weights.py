@@ -361,3 +361,157 @@ def test_the_indexnet_encoder_blocks_pad_their_input_as_the_release_does(in_chan
     with torch.no_grad():
         ours, theirs = block(x), official_inverted_residual(state, x, expand, dilation)
     assert torch.allclose(ours, theirs, atol=TOLERANCE, rtol=0)
+
+
+# ---------------------------------------------------------------------------- IndexNet matting
+
+def their_key(ours: str, nonlinear: bool) -> str:
+    """Our IndexNetMatting key → the release's (written out here independently of the converter)."""
+    parts = ours.split(".")
+    if parts[0] == "encoder":
+        return ".".join([f"layer{parts[1]}"] + parts[2:])
+    if parts[0] == "index_blocks":
+        stage, rest = parts[1], parts[2:]
+        if rest[0] == "predictor":
+            return ".".join([f"index{stage}", "indexnet"] + rest[1:])
+        branch = int(rest[1]) + 1
+        inner = rest[2:] if nonlinear else ["0"] + rest[2:]
+        return ".".join([f"index{stage}", f"indexnet{branch}"] + inner)
+    if parts[0] == "aspp":
+        if parts[1] == "branches":
+            branch, rest = int(parts[2]), parts[3:]
+            if branch == 0:
+                return ".".join(["dconv_pp.aspp1.atrous_conv"] + rest)
+            layer = {"0": ["0"], "1": ["1"], "3": ["3" if rest[1] == "0" else "4"]}[rest[0]]
+            tail = rest[1:] if rest[0] in "01" else rest[2:]
+            return ".".join([f"dconv_pp.aspp{branch + 1}.atrous_conv"] + layer + tail)
+        if parts[1] == "image_pool":
+            return ".".join(["dconv_pp.global_avg_pool", str(int(parts[3]) + 1)] + parts[4:])
+        return ".".join(["dconv_pp.bottleneck_conv"] + parts[2:])
+    if parts[0] == "decoder":
+        return ".".join([f"decoder_layer{parts[1]}", "dconv"] + parts[3:])
+    return ".".join(["pred"] + parts[1:])
+
+
+def official_indexnet_matting(state, x, kind, nonlinear, context):
+    """hlMobileNetV2UNetDecoderIndexLearning (ASPP, output stride 32) in eval mode, read from its
+    state dict, then the demo's clipping and the trimap's known pixels."""
+    def bn(t, p):
+        return F.batch_norm(t, state[f"{p}.running_mean"], state[f"{p}.running_var"], state[f"{p}.weight"],
+                            state[f"{p}.bias"], False, 0.0, 1e-5)
+
+    def conv_bn_relu6(t, p, padding=0, dilation=1, groups=1):
+        return F.relu6(bn(F.conv2d(t, state[f"{p}.0.weight"], padding=padding, dilation=dilation, groups=groups),
+                          f"{p}.1"))
+
+    def layer(t, k):
+        i = 0
+        while f"layer{k}.{i}.conv.0.weight" in state:
+            prefix = f"layer{k}.{i}."
+            block = {key[len(prefix):]: value for key, value in state.items() if key.startswith(prefix)}
+            t = official_inverted_residual(block, t, 6 if "conv.6.weight" in block else 1)
+            i += 1
+        return t
+
+    size, pad = (4, 1) if context else (2, 0)
+
+    def index(t, k):
+        if kind == "holistic":
+            p = f"index{k}.indexnet"
+            if nonlinear:
+                hidden = F.relu6(bn(F.conv2d(t, state[f"{p}.0.weight"], stride=2, padding=pad), f"{p}.1"))
+                z = F.conv2d(hidden, state[f"{p}.3.weight"])
+            else:
+                z = F.conv2d(t, state[f"{p}.weight"], stride=2, padding=pad)
+            y = torch.sigmoid(z)
+            return F.pixel_shuffle(F.softmax(y, dim=1), 2), F.pixel_shuffle(y, 2)
+        groups = t.shape[1] if kind == "o2o" else 1
+        outs = []
+        for j in range(1, 5):
+            p = f"index{k}.indexnet{j}"
+            out = F.conv2d(t, state[f"{p}.0.weight"], stride=2, padding=pad, groups=groups)
+            if nonlinear:
+                out = F.conv2d(F.relu6(bn(out, f"{p}.1")), state[f"{p}.3.weight"], groups=groups)
+            outs.append(out.unsqueeze(2))
+        y = torch.sigmoid(torch.cat(outs, dim=2))
+        z = F.softmax(y, dim=2)
+        b, c, _, h, w = y.shape
+        return F.pixel_shuffle(z.reshape(b, c * 4, h, w), 2), F.pixel_shuffle(y.reshape(b, c * 4, h, w), 2)
+
+    def pool(t, k):
+        en, de = index(t, k)
+        t = en * t
+        return t, 4 * F.avg_pool2d(t, 2, 2), de
+
+    l0, l0p, d0 = pool(conv_bn_relu6(x, "layer0", padding=1), 0)
+    l1 = layer(l0p, 1)
+    l2, l2p, d2 = pool(layer(l1, 2), 2)
+    l3, l3p, d3 = pool(layer(l2p, 3), 3)
+    l4, l4p, d4 = pool(layer(l3p, 4), 4)
+    l5 = layer(l4p, 5)
+    l6, l6p, d6 = pool(layer(l5, 6), 6)
+    l7 = layer(l6p, 7)
+    branches = [conv_bn_relu6(l7, "dconv_pp.aspp1.atrous_conv")]
+    for j, d in zip((2, 3, 4), (2, 4, 8)):
+        p = f"dconv_pp.aspp{j}.atrous_conv"
+        t = F.relu6(bn(F.conv2d(l7, state[f"{p}.0.weight"], padding=d, dilation=d, groups=l7.shape[1]), f"{p}.1"))
+        branches.append(F.relu6(bn(F.conv2d(t, state[f"{p}.3.weight"]), f"{p}.4")))
+    g = F.relu6(bn(F.conv2d(F.adaptive_avg_pool2d(l7, 1), state["dconv_pp.global_avg_pool.1.weight"]),
+                   "dconv_pp.global_avg_pool.2"))
+    branches.append(F.interpolate(g, size=l7.shape[-2:], mode="nearest"))
+    out = conv_bn_relu6(torch.cat(branches, dim=1), "dconv_pp.bottleneck_conv")
+    for k, skip, de in ((6, l6, d6), (5, l5, None), (4, l4, d4), (3, l3, d3), (2, l2, d2), (1, l1, None), (0, l0, d0)):
+        if de is not None:
+            out = de * F.interpolate(out, size=skip.shape[-2:], mode="nearest")
+        out = conv_bn_relu6(torch.cat([out, skip], dim=1), f"decoder_layer{k}.dconv", padding=2)
+    alpha = F.conv2d(conv_bn_relu6(out, "pred.0", padding=2), state["pred.1.weight"], padding=2)
+    alpha = alpha.clamp(0, 1)
+    trimap = x[:, 3:4]
+    return torch.where(trimap == 1, torch.ones_like(alpha), torch.where(trimap == 0, torch.zeros_like(alpha), alpha))
+
+
+@pytest.mark.parametrize("kind, nonlinear, context", [("m2o", True, True), ("holistic", False, False),
+                                                      ("o2o", True, False), ("o2o", False, True)])
+def test_indexnet_matting_loads_the_release_layout_and_matches_its_forward(kind, nonlinear, context):
+    from indexnet_edu.models import indexnet_matting
+
+    source = indexnet_matting(kind, nonlinear, context).double()
+    state = {}
+    for key, value in source.state_dict().items():
+        if key.endswith("num_batches_tracked"):
+            continue
+        if key.endswith("running_var"):
+            value = 0.5 + torch.rand(value.shape, dtype=torch.float64)
+        elif key.endswith("running_mean") or key.endswith("bias"):
+            value = 0.1 * randn(*value.shape)
+        elif value.ndim == 1:  # BatchNorm weights
+            value = 1 + 0.1 * randn(*value.shape)
+        else:
+            value = value + 0.05 * randn(*value.shape)
+        state["module." + their_key(key, nonlinear)] = value  # as saved from nn.DataParallel
+    model = load_released(indexnet_matting(kind, nonlinear, context).double().eval(), state, layout="indexnet_matting")
+    image = torch.rand(1, 3, 64, 64, dtype=torch.float64)
+    trimap = torch.full((1, 1, 64, 64), 0.5, dtype=torch.float64)
+    trimap[..., :16, :] = 0.0
+    trimap[..., 48:, :] = 1.0
+    x = torch.cat([image, trimap], dim=1)
+    with torch.no_grad():
+        ours = model(x)
+        theirs = official_indexnet_matting({k[len("module."):]: v for k, v in state.items()}, x, kind, nonlinear,
+                                           context)
+    assert torch.allclose(ours, theirs, atol=TOLERANCE, rtol=0)
+    assert 0 < ours[..., 16:48, :].std()  # the unknown band is predicted, not constant
+    parameters = sum(v.numel() for k, v in state.items() if not k.endswith(("running_mean", "running_var")))
+    assert sum(p.numel() for p in model.parameters()) == parameters
+
+
+def test_an_indexnet_checkpoint_of_another_configuration_is_refused_by_name():
+    from indexnet_edu.models import indexnet_matting
+
+    state = {their_key(k, True): v for k, v in indexnet_matting("m2o", True, True).state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    with pytest.raises(ValueError, match="other shapes.*index_blocks"):
+        load_released(indexnet_matting("o2o", True, True), state, layout="indexnet_matting")
+    with pytest.raises(ValueError, match="does not have: refine"):
+        load_released(indexnet_matting("m2o", True, True), state | {"refine.weight": torch.zeros(1)},
+                      layout="indexnet_matting")

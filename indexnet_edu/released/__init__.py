@@ -34,6 +34,10 @@ def convert_released(module: nn.Module, state_dict: Mapping[str, torch.Tensor], 
     return converter.convert(module, state_dict)
 
 
+def _listed(keys: list, shown: int = 8) -> str:
+    return ", ".join(keys[:shown]) + (f" (and {len(keys) - shown} more)" if len(keys) > shown else "")
+
+
 def load_released(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, layout: str) -> nn.Module:
     """Load the authors' ``state_dict`` (their key names and shapes) into ``module``, strictly.
 
@@ -43,11 +47,15 @@ def load_released(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, 
     """
     converted = convert_released(module, state_dict, layout=layout)
     expected = module.state_dict()
+    # BatchNorm's step counter is bookkeeping (older PyTorch and synchronised BatchNorm never saved it)
+    for key in set(expected) - set(converted):
+        if key.endswith("num_batches_tracked"):
+            converted[key] = expected[key]
     missing = sorted(set(expected) - set(converted))
     unexpected = sorted(set(converted) - set(expected))
     if missing or unexpected:
-        parts = [f"missing {', '.join(missing)}" if missing else "",
-                 f"unexpected {', '.join(unexpected)}" if unexpected else ""]
+        parts = [f"missing {_listed(missing)}" if missing else "",
+                 f"unexpected {_listed(unexpected)}" if unexpected else ""]
         raise ValueError(f"the {layout!r} checkpoint does not fit this {type(module).__name__}: "
                          + "; ".join(part for part in parts if part))
     wrong = [f"{key}: checkpoint {tuple(converted[key].shape)} vs module {tuple(expected[key].shape)}"
