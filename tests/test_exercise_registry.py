@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexnet_edu.lessons import exercises
-from indexnet_edu.lessons.exercises import core, cost, foundations, playground, solutions, training
+from indexnet_edu.lessons.exercises import core, cost, foundations, fusion, playground, solutions, training
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = sorted(exercises.CHECKS)
@@ -40,7 +40,7 @@ def test_an_untouched_stub_is_reported_as_not_attempted(name, stub, capsys):
 
 
 def test_every_check_in_the_exercise_modules_is_registered():
-    defined = {name for module in (foundations, playground, cost, training)
+    defined = {name for module in (foundations, playground, cost, training, fusion)
                for name, value in vars(module).items()
                if name.startswith("check_") and inspect.isfunction(value) and value.__module__ == module.__name__}
     assert defined == set(exercises.CHECKS)
@@ -92,7 +92,11 @@ def test_each_lesson_ships_its_exercises_as_stubs(lesson):
         functions.update({node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)})
     handed = set()
     for source in _code_cells(lesson):
-        for call in (node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics (%matplotlib inline): no exercise cell uses them
+            continue
+        for call in (node for node in ast.walk(tree) if isinstance(node, ast.Call)):
             name = getattr(call.func, "attr", getattr(call.func, "id", None))
             if name in exercises.EXERCISES[lesson] and call.args and isinstance(call.args[0], ast.Name):
                 handed.add(call.args[0].id)

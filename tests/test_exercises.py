@@ -51,6 +51,15 @@ def bounds_for_stride_two_only(stride):
     return 1 / (1 + 3 * math.e), math.e / (math.e + 3)
 
 
+def sapa_without_layer_norm(encoder, decoder, k):
+    from indexnet_edu.sapa import neighbour_similarity
+    return torch.softmax(neighbour_similarity(encoder, decoder, k), dim=1)
+
+
+def cap_of_a_uniform_kernel(k):
+    return 1.0 / (k * k)
+
+
 def stub(*args):
     raise NotImplementedError
 
@@ -64,6 +73,8 @@ CASES = [
     (exercises.check_index_block_parameter_count, solutions.index_block_parameter_count, count_forgetting_context, "context=True"),
     (exercises.check_index_normalisation, normalise_index, softmax_of_logits, "encoder index"),
     (exercises.check_encoder_index_bounds, solutions.encoder_index_bounds, bounds_for_stride_two_only, "stride 3"),
+    (exercises.check_sapa_inner_kernels, solutions.sapa_inner_kernels, sapa_without_layer_norm, "layer_norm"),
+    (exercises.check_a2u_kernel_cap, solutions.a2u_kernel_cap, cap_of_a_uniform_kernel, "sigmoid"),
 ]
 IDS = [check.__name__ for check, *_ in CASES]
 

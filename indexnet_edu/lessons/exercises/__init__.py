@@ -17,6 +17,7 @@ from typing import Callable
 from . import solutions
 from .core import NotAttempted
 from .cost import check_naive_values, check_offset_loop, check_reassembly_flops
+from .fusion import check_a2u_kernel_cap, check_sapa_inner_kernels
 from .foundations import (check_average_index, check_encoder_index_bounds, check_index_block_parameter_count,
                           check_index_normalisation, check_max_unpool, check_min_pool_index,
                           check_nearest_as_reassembly, check_softmax_pool)
@@ -37,6 +38,7 @@ EXERCISES: dict[str, list[str]] = {
     "06_deep_image_matting": ["check_composite", "check_unknown_mask"],
     "07_regions_vs_details": ["check_paired_differences", "check_majority_baseline"],
     "08_cost_of_upsampling": ["check_naive_values", "check_reassembly_flops", "check_offset_loop"],
+    "09_fusing_encoder_and_decoder": ["check_sapa_inner_kernels", "check_a2u_kernel_cap"],
 }
 """Lesson notebook → the checks its exercises use, in the order the lesson asks them."""
 

@@ -146,3 +146,21 @@ def offset_loop(y, kernels, kernel_size, scale):
             weight = kernels[:, dy * kernel_size + dx][:, None]
             out += weight * F.interpolate(window, scale_factor=scale, mode="nearest")
     return out
+
+
+# --- Lesson 09 ---------------------------------------------------------------------------------
+
+
+def sapa_inner_kernels(encoder, decoder, k):
+    batch, channels, height, width = decoder.shape
+    scale = encoder.shape[-2] // height
+    queries = F.layer_norm(encoder.permute(0, 2, 3, 1), (channels,)).permute(0, 3, 1, 2)
+    keys = F.layer_norm(decoder.permute(0, 2, 3, 1), (channels,)).permute(0, 3, 1, 2)
+    neighbours = F.unfold(keys, k, padding=k // 2).view(batch, channels, k * k, height, width)
+    neighbours = neighbours.repeat_interleave(scale, dim=3).repeat_interleave(scale, dim=4)  # parent of each p
+    similarity = torch.einsum("bchw,bckhw->bkhw", queries, neighbours)
+    return torch.softmax(similarity, dim=1)
+
+
+def a2u_kernel_cap(k):
+    return math.e / (math.e + k * k - 1)  # one sigmoid → 1, the other k² − 1 → 0, then the softmax
