@@ -378,3 +378,26 @@ def test_one_pixel_wide_region_is_cut_and_enlarged_to_a_column():
     low_res = render.crop(picture[::4, ::4], (0, 5, SIZE, 1), scale=4)  # widened to whole 4×4 windows
     assert low_res.shape == (SIZE // 4, 1, 3)
     assert render.enlarge(column).shape == (DISPLAY_SIDE, DISPLAY_SIDE // SIZE, 3)
+
+
+def test_kernel_tables_fix_every_cell_width_so_weights_never_overprint():
+    """Lab's table CSS squeezed 30 px cells until "0.04" ran into its neighbour: every cell now
+    carries its own fixed width, wider than four 10 px monospace digits (24 px)."""
+    import re
+
+    from indexnet_edu.widgets.render import kernel_table
+
+    html = kernel_table(np.full((5, 5), 0.04))
+    cells = re.findall(r"<td style=\"([^\"]*)\">([^<]*)</td>", html)
+    assert len(cells) == 25 and all("width:28px" in style and "max-width:28px" in style for style, _ in cells)
+    assert "table-layout:fixed" in html and "font:10px monospace" in html
+    assert all(text == "0.04" for _, text in cells)
+
+
+def test_explorer_column_titles_have_one_fixed_height_and_the_full_text_as_tooltip():
+    from indexnet_edu.widgets.apps import column_title
+
+    short, long = column_title("nearest"), column_title("IndexNet IU (stand-in gate: softmax T=0.05)", "error 0.1")
+    for title in (short, long):
+        assert "height:4.8em" in title and "overflow:hidden" in title
+    assert 'title="IndexNet IU (stand-in gate: softmax T=0.05) — error 0.1"' in long

@@ -109,11 +109,19 @@ def edge_pixel(image: torch.Tensor, margin: int = 4) -> tuple[int, int]:
     return flat // strength.shape[1] + margin, flat % strength.shape[1] + margin
 
 
+def _display_name(view: UpsamplingView, name: str) -> str:
+    """The registry name, or what the IndexNet column really is when no trained block was given."""
+    if name == "indexnet" and "stand-in" in view.labels.get("indexnet", ""):
+        return "stand-in gate"
+    return name
+
+
 def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", "carafe") + SUCCESSORS,
                    crop: int = 16):
-    """Top: each upsampler's output in a crop×crop window around (row, col), the pixel marked;
-    bottom: the kernel behind that pixel (channel mean), centred on ⌊p/s⌋, weights printed.
-    Object API only. Returns the Figure."""
+    """The upsamplers at one pixel, sized for a 730-px page column (7.3 in, text ≥ 8 pt): the top
+    half holds the input and each output in a crop×crop window around (row, col), the pixel
+    marked; the bottom half the kernel behind that pixel (channel mean), centred on ⌊p/s⌋,
+    weights printed. Three panels a row. Object API only. Returns the Figure."""
     from matplotlib.figure import Figure
 
     from ..widgets.snapshots import _draw_kernel
@@ -123,23 +131,28 @@ def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", 
     kernels = {name: kernel_at(view, name, row, col) for name in names}
     height, width = view.image.shape[-2:]
     top, left = min(max(0, row - crop // 2), max(0, height - crop)), min(max(0, col - crop // 2), max(0, width - crop))
-    fig = Figure(figsize=(1.9 * (len(names) + 1), 4.0))
-    axes = fig.subplots(2, len(names) + 1, squeeze=False)
-    pictures = [("input", view.image)] + [(f"{name}: mean error {float(view.errors[name].mean()):.3f}",
+    columns = 3
+    picture_rows = -(-(len(names) + 1) // columns)
+    kernel_rows = -(-(len(names) + 1) // columns)
+    fig = Figure(figsize=(7.3, 2.45 * (picture_rows + kernel_rows)))
+    axes = fig.subplots(picture_rows + kernel_rows, columns, squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
+    pictures = [("input", view.image)] + [(f"{_display_name(view, name)}\nmean error {float(view.errors[name].mean()):.3f}",
                                            view.outputs[name]) for name in names]
-    for axis, (title, picture) in zip(axes[0], pictures):
+    for axis, (title, picture) in zip(axes[:picture_rows].flat, pictures):
         window = picture[0, :, top:top + crop, left:left + crop].mean(0).numpy()
         axis.imshow(window, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        axis.plot([col - left], [row - top], "s", mfc="none", mec="red", ms=7)
-        axis.set_title(title, fontsize=6.5)
-        axis.set_axis_off()
-    axes[1][0].text(0.5, 0.5, f"kernel at\npixel ({row}, {col}),\ncentred on ⌊p/s⌋", ha="center", va="center",
-                    fontsize=8, transform=axes[1][0].transAxes)
-    axes[1][0].set_axis_off()
+        axis.plot([col - left], [row - top], "s", mfc="none", mec="red", ms=9)
+        axis.set_title(title, fontsize=9)
+    kernel_axes = list(axes[picture_rows:].flat)
+    kernel_axes[0].text(0.5, 0.5, f"the kernel at\npixel ({row}, {col}),\ncentred on ⌊p/s⌋\n(brighter = more weight)",
+                        ha="center", va="center", fontsize=9, transform=kernel_axes[0].transAxes)
     side = max(at.kernel.shape[-1] for at in kernels.values())
-    for axis, name in zip(axes[1][1:], names):
-        _draw_kernel(axis, kernels[name].kernel.mean(axis=0), side=side)
-        axis.set_title(f"{name} (k={kernels[name].kernel.shape[-1]})", fontsize=7)
+    for axis, name in zip(kernel_axes[1:], names):
+        axis.set_axis_on()
+        _draw_kernel(axis, kernels[name].kernel.mean(axis=0), side=side, fontsize=8)
+        axis.set_title(f"{_display_name(view, name)} (k={kernels[name].kernel.shape[-1]})", fontsize=9)
     fig.tight_layout()
     return fig
 

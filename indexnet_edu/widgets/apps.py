@@ -7,6 +7,8 @@ so a notebook can check what it shows.
 """
 from __future__ import annotations
 
+import html
+
 import ipywidgets as widgets
 import numpy as np
 
@@ -22,9 +24,18 @@ LABELS = {"description_width": "80px"}
 BUTTONS = {"description_width": "initial", "button_width": "76px"}
 
 
+def column_title(title: str, detail: str = "") -> str:
+    """A panel title in a box of fixed height (four short lines), so titles of different lengths
+    keep the pictures below them aligned; the full text is also the box's tooltip."""
+    full = f"{title} — {detail}" if detail else title
+    return (f'<div title="{html.escape(full)}" style="height:4.8em;line-height:1.2em;overflow:hidden;'
+            f'font-size:11px"><b>{html.escape(title)}</b>' + (f"<br>{html.escape(detail)}" if detail else "")
+            + "</div>")
+
+
 def _panel(title: str, width: str = PANEL_WIDTH):
     image = widgets.Image(format="png", layout=widgets.Layout(width=width, height=width))
-    return image, widgets.VBox([widgets.HTML(f"<b>{title}</b>"), image])
+    return image, widgets.VBox([widgets.HTML(column_title(title)), image])
 
 
 class _App:
@@ -190,7 +201,7 @@ class UpsamplingApp(_App):
         view = self.explorer.view
         for name in UPSAMPLERS:
             self.tables[name].value = pictures[f"{name}/kernel"]
-            self.titles[name].value = f"<b>{view.labels[name]}</b><br>error {float(view.errors[name].mean()):.4f}"
+            self.titles[name].value = column_title(view.labels[name], f"error {float(view.errors[name].mean()):.4f}")
         e = self.explorer
         self.status.value = f"output pixel ({e.row}, {e.col}) reads low-res pixel ({e.row // e.stride}, " \
                             f"{e.col // e.stride}) and its neighbours"

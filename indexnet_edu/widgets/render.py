@@ -75,6 +75,9 @@ def kernel_table(kernel: np.ndarray, side: int = 5, cmap: str = "viridis") -> st
     k = kernel.shape[0]
     offset = (side - k) // 2
     colours = _lookup_table(cmap)
+    # Sizes inline on every cell (a notebook's own table CSS cannot squeeze them): "0.04" in 10 px
+    # monospace is 24 px wide, so 28 px cells never overprint their neighbours.
+    box = "width:28px;min-width:28px;max-width:28px;height:22px;padding:0;border:1px solid #fff;overflow:hidden"
     rows = []
     for r in range(side):
         cells = []
@@ -84,13 +87,12 @@ def kernel_table(kernel: np.ndarray, side: int = 5, cmap: str = "viridis") -> st
                 weight = float(kernel[r - offset, c - offset])
                 red, green, blue = colours[int(np.clip(weight, 0, 1) * 255 + 0.5)]
                 ink = "black" if weight > 0.6 else "white"
-                cells.append(f'<td style="background:rgb({red},{green},{blue});color:{ink}">{weight:.2f}</td>')
+                cells.append(f'<td style="{box};background:rgb({red},{green},{blue});color:{ink}">{weight:.2f}</td>')
             else:
-                cells.append('<td style="background:#ddd"></td>')
+                cells.append(f'<td style="{box};background:#ddd"></td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    style = "border-collapse:collapse;font:11px monospace;text-align:center"
-    cell = "td{width:30px;height:22px;padding:0;border:1px solid #fff}"
-    return f'<style>{cell}</style><table style="{style}">' + "".join(rows) + "</table>"
+    style = f"border-collapse:collapse;table-layout:fixed;width:{side * 30}px;font:10px monospace;text-align:center"
+    return f'<table style="{style}">' + "".join(rows) + "</table>"
 
 
 def png_bytes(picture: np.ndarray) -> bytes:

@@ -133,7 +133,7 @@ def upsampling_snapshots(explorer: UpsamplingExplorer, settings=None, size: floa
     return figure
 
 
-def _draw_kernel(axis, kernel: np.ndarray, side: int = 5) -> None:
+def _draw_kernel(axis, kernel: np.ndarray, side: int = 5, fontsize: float = 5.5) -> None:
     """A k×k kernel centred in a side×side grid, coloured 0…1, each weight printed."""
     grid = np.full((side, side), np.nan)
     offset = (side - kernel.shape[0]) // 2
@@ -141,7 +141,7 @@ def _draw_kernel(axis, kernel: np.ndarray, side: int = 5) -> None:
     axis.imshow(grid, cmap="viridis", vmin=0, vmax=1)
     for (r, c), weight in np.ndenumerate(grid):
         if not np.isnan(weight):
-            axis.text(c, r, f"{weight:.2f}", ha="center", va="center", fontsize=5.5,
+            axis.text(c, r, f"{weight:.2f}", ha="center", va="center", fontsize=fontsize,
                       color="black" if weight > 0.6 else "white")
     axis.set_xticks([])
     axis.set_yticks([])
