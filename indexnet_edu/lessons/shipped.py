@@ -51,6 +51,19 @@ SUCCESSOR_ARMS = ("bilinear", "carafe", "hin", "a2u", "fade", "fade_lite", "fade
 SUCCESSOR_TASKS = ("matting_noskip", "reconstruction", "texture_regions")
 
 
+def _read_set(directory: Path, folder: str, tasks, upsamplers) -> ResultsTable:
+    """Load one shipped result set after checking that its folder and every requested first seed
+    exist (:class:`ShippedDataMissing` names the missing file and the sweep that makes it)."""
+    require(directory, SWEEP_COMMAND)
+    for task in tasks or ():
+        for upsampler in upsamplers or ():
+            require(result_path(directory, task, upsampler, 0),
+                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
+                    f"--seeds 0 1 2 3 4 --out results/{folder}")
+    return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
+                        upsamplers=list(upsamplers) if upsamplers else None)
+
+
 def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=None) -> ResultsTable:
     """The shipped laptop-preset results of ``tasks`` (default: all) and ``upsamplers`` (default:
     the eleven arms of lessons 05–07; ``None`` for every arm in the set), in that order. The
@@ -61,27 +74,14 @@ def shipped_results(tasks=None, upsamplers=COMPARISON_ARMS, directory=None) -> R
             there; the message names the file and the commands that make it.
     """
     directory = Path(directory) if directory is not None else SHIPPED_DIR
-    require(directory, SWEEP_COMMAND)
-    for task in tasks or ():
-        for upsampler in upsamplers or ():
-            require(result_path(directory, task, upsampler, 0),
-                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
-                    "--seeds 0 1 2 3 4 --out results/laptop")
-    return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
-                        upsamplers=list(upsamplers) if upsamplers else None)
+    return _read_set(directory, "laptop", tasks, upsamplers)
 
 
 def successor_results(tasks=SUCCESSOR_TASKS, upsamplers=SUCCESSOR_ARMS) -> ResultsTable:
     """Lesson 09's shipped set (``laptop_successors``): the successors beside bilinear, CARAFE and
     HIN, the laptop preset and the same 5 paired seeds as :func:`shipped_results`, all trained on
     one machine so that every contrast is paired. Raises :class:`ShippedDataMissing` as that does."""
-    for task in tasks or ():
-        for upsampler in upsamplers or ():
-            require(result_path(SUCCESSORS_DIR, task, upsampler, 0),
-                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
-                    "--seeds 0 1 2 3 4 --out results/laptop_successors")
-    return load_results(SUCCESSORS_DIR, preset=PRESET, tasks=list(tasks) if tasks else None,
-                        upsamplers=list(upsamplers) if upsamplers else None)
+    return _read_set(SUCCESSORS_DIR, "laptop_successors", tasks, upsamplers)
 
 
 def shipped_checkpoint(task: str, upsampler: str, seed: int = 0, directory=CHECKPOINT_DIR) -> Path:
