@@ -38,7 +38,9 @@ class ASPP(nn.Module):
 
     B×C_in×h×w → B×C_out×h×w: five 256-channel branches (1×1; three depthwise 3×3 with
     dilations 2, 4, 8 followed by 1×1; global average pooling + 1×1), concatenated, 1×1,
-    dropout 0.5.
+    dropout 0.5. As the release (``scripts/hlaspp.py``, output stride 32), the dilated
+    depthwise convolutions pad inside themselves (padding = dilation, zeros) — unlike the
+    encoder's blocks, which pad their input.
     """
 
     def __init__(self, in_channels: int = 320, out_channels: int = 160, width: int = ASPP_WIDTH,

@@ -3,11 +3,22 @@
 The matting encoder keeps every convolution at stride 1: downsampling happens outside the
 layers, in the index-guided pooling stages (or max pooling for the baseline). The blocks are
 MobileNetV2's (Sandler et al. 2018) as the IndexNet release builds them
-(github.com/poppinace/indexnet_matting, ``scripts/hlmobilenetv2.py``, ``InvertedResidual``): each
-block zero-pads its *input* for the dilated 3×3 window before the 1×1 expansion, and the depthwise
-convolution then pads nothing. With trained BatchNorm statistics that differs from padding inside
-the depthwise convolution at the border pixels (an expanded zero is BN+ReLU6 of 0, not 0), so it
-is what a released checkpoint needs.
+(github.com/poppinace/indexnet_matting, ``scripts/hlmobilenetv2.py``, ``InvertedResidual``).
+
+Padding, as the release: each inverted-residual block zero-pads its *input* by the reach of
+the dilated 3×3 window (``fixed_padding``: ``dilation`` pixels each side) before the 1×1
+expansion, and the depthwise convolution then pads nothing. Padding inside the depthwise
+convolution instead ("same" padding, as torchvision's MobileNetV2 does) gives the same numbers in
+the interior but not at the border: there the release's depthwise window sees the expansion
+of a zero pixel, ``ReLU6(BN(0))`` — with trained BatchNorm statistics not zero. (For the one
+block without expansion, layer1, the two coincide.) The stem (``layer0``: 3×3 conv, padding 1)
+pads inside its convolution in the release too, as here.
+
+Dilation, as the release: a layer's dilation grows only once the running stride has reached
+the output stride. At output stride 32 — the released model, and the only one built here —
+that happens only at layer7, whose stride is 1, so every block has dilation 1
+(:data:`LAYER_DILATIONS`). (At output stride 16 the release would dilate layer6's second and
+third blocks and layer7 by 2.)
 """
 from __future__ import annotations
 
@@ -16,7 +27,9 @@ from torch import nn
 
 
 def conv_bn_relu6(in_channels: int, out_channels: int, kernel_size: int = 3) -> nn.Sequential:
-    """Bias-free k×k convolution ("same" padding, stride 1), BatchNorm, ReLU6."""
+    """Bias-free k×k convolution ("same" padding k//2 inside the conv, stride 1), BatchNorm, ReLU6:
+    the release's ``conv_bn`` (``scripts/hlconv.py``), used for the stem, ASPP's 1×1s, the decoder
+    and the head."""
     return nn.Sequential(
         nn.Conv2d(in_channels, out_channels, kernel_size, 1, kernel_size // 2, bias=False),
         nn.BatchNorm2d(out_channels),
@@ -49,7 +62,8 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
-        reach = self.dilation  # the dilated 3×3 window reaches `dilation` pixels each way
+        # the release's fixed_padding: a dilated 3×3 window reaches `dilation` pixels each way
+        reach = self.dilation
         out = self.conv(F.pad(x, (reach, reach, reach, reach)))
         return x + out if self.use_residual else out
 
@@ -57,12 +71,15 @@ class InvertedResidual(nn.Module):
 # (expand ratio, output channels, number of blocks) of MobileNetV2's seven bottleneck layers.
 BOTTLENECK_SETTINGS = ((1, 16, 1), (6, 24, 2), (6, 32, 3), (6, 64, 4), (6, 96, 3), (6, 160, 3), (6, 320, 1))
 STEM_CHANNELS = 32
+# Dilation of layer1..layer7's blocks at output stride 32 (see the module docstring).
+LAYER_DILATIONS = (1, 1, 1, 1, 1, 1, 1)
 
 
-def bottleneck_layer(in_channels: int, out_channels: int, expand_ratio: int, blocks: int) -> nn.Sequential:
+def bottleneck_layer(in_channels: int, out_channels: int, expand_ratio: int, blocks: int,
+                     dilation: int = 1) -> nn.Sequential:
     """``blocks`` inverted residuals; the first changes the width, the rest keep it."""
-    layers = [InvertedResidual(in_channels, out_channels, expand_ratio)]
-    layers += [InvertedResidual(out_channels, out_channels, expand_ratio) for _ in range(blocks - 1)]
+    layers = [InvertedResidual(in_channels, out_channels, expand_ratio, dilation)]
+    layers += [InvertedResidual(out_channels, out_channels, expand_ratio, dilation) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
 
 
@@ -70,7 +87,7 @@ def mobilenetv2_layers(in_channels: int = 4) -> nn.ModuleList:
     """layer0 (stem conv 3×3 in→32) and layer1..layer7 (the bottlenecks), all at stride 1."""
     layers = [conv_bn_relu6(in_channels, STEM_CHANNELS, 3)]
     width = STEM_CHANNELS
-    for expand_ratio, out_channels, blocks in BOTTLENECK_SETTINGS:
-        layers.append(bottleneck_layer(width, out_channels, expand_ratio, blocks))
+    for (expand_ratio, out_channels, blocks), dilation in zip(BOTTLENECK_SETTINGS, LAYER_DILATIONS):
+        layers.append(bottleneck_layer(width, out_channels, expand_ratio, blocks, dilation))
         width = out_channels
     return nn.ModuleList(layers)
