@@ -118,3 +118,15 @@ def test_successor_contrasts_pair_each_arm_with_the_reference():
                                metrics[("matting_noskip", "bilinear")]["sad"], False, arm="fade", reference="bilinear")
     assert contrast.arm == "fade" and contrast.mean == pytest.approx(expected.mean)
     assert contrast.verdict == expected.verdict
+
+
+def test_machine_gaps_compare_the_same_seeds_of_two_tables():
+    values = {("reconstruction", "bilinear"): {"psnr": [20.0, 10.0]}}
+    ours = ResultsTable(values={k: dict(v) for k, v in values.items()}, seeds={("reconstruction", "bilinear"): [0, 1]})
+    other = ResultsTable(values={("reconstruction", "bilinear"): {"psnr": [19.0, 10.5]}},
+                         seeds={("reconstruction", "bilinear"): [0, 1]})
+    largest, relative = fv.machine_gaps(ours, other, ["reconstruction"])["reconstruction"]
+    assert largest == 1.0 and relative == pytest.approx(1 / 19)
+    none = ResultsTable(values={("reconstruction", "bilinear"): {"psnr": [1.0]}}, seeds={("reconstruction", "bilinear"): [7]})
+    with pytest.raises(ValueError, match="share no seed"):
+        fv.machine_gaps(ours, none, ["reconstruction"])

@@ -157,6 +157,24 @@ def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", 
     return fig
 
 
+def machine_gaps(table, other, tasks, arm: str = "bilinear") -> dict:
+    """``{task: (largest |gap|, largest |gap| / |other|)}`` between the same seeds of ``arm`` in two
+    result tables (trained on different machines), on each task's primary metric. Raises ValueError
+    when the tables share no seed of ``arm`` on a task."""
+    from ..sweep import PRIMARY_METRIC
+
+    gaps = {}
+    for task in tasks:
+        metric = PRIMARY_METRIC[task]
+        ours, theirs = table.per_seed(task, arm, metric), other.per_seed(task, arm, metric)
+        seeds = sorted(set(ours) & set(theirs))
+        if not seeds:
+            raise ValueError(f"the two tables share no seed of {task}/{arm}")
+        gaps[task] = (max(abs(ours[s] - theirs[s]) for s in seeds),
+                      max(abs(ours[s] - theirs[s]) / abs(theirs[s]) for s in seeds))
+    return gaps
+
+
 def successor_contrasts(table, tasks, arms=ARMS, reference: str = "bilinear") -> list:
     """``table.contrast(task, arm, reference)`` on each task's primary metric, for every arm the
     table holds; raises ValueError (from the table) when the reference is missing."""
