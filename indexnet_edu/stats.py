@@ -159,9 +159,10 @@ def paired_contrast(arm_values, reference_values, higher_is_better: bool, *, tas
 
 
 def contrasts_markdown(contrasts) -> str:
-    """A markdown table of :class:`PairedContrast` rows."""
+    """A markdown table of :class:`PairedContrast` rows (ten columns; the |d̄| header's bars are
+    escaped, or they would split the column and no renderer would see a table)."""
     lines = ["| task | metric | contrast | mean d ± SD(d) | d per seed | better/n | t-test p | Wilcoxon p | "
-             "|d̄|/SD(d) | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "\\|d̄\\|/SD(d) | verdict |", "|---|---|---|---|---|---|---|---|---|---|"]
     for c in contrasts:
         per_seed = " / ".join(f"{x:+.3g}" for x in c.differences)
         lines.append(f"| {c.task} | {c.metric} | {c.arm} − {c.reference} | {c.mean:+.4g} ± {c.std:.2g} | {per_seed} | "

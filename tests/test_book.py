@@ -108,6 +108,10 @@ def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
     assert figures, f"{lesson}: no figure in any cell output"
     assert all(image["loaded"] for image in images), [image["src"] for image in images if not image["loaded"]]
     assert _errors(page) == []
+    # tables a cell displays (results, contrasts) are tables, not rows of bars printed as text
+    printed_tables = page.evaluate("""() => [...document.querySelectorAll('article p')]
+        .map(p => p.innerText.trim()).filter(text => text.startsWith('|') && text.includes('---'))""")
+    assert printed_tables == [], f"{lesson}: a markdown table printed as text: {printed_tables[0][:120]}"
     if _uses_maths(lesson):  # formulas typeset offline: no raw TeX left in the text
         page.evaluate(MATHJAX_DONE)
         assert page.locator("article .MathJax, article .MathJax_Display, article .MathJax_CHTML").count() > 0

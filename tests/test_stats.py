@@ -117,3 +117,17 @@ def test_strip_plot_shows_every_seed_and_the_baseline_without_pyplot(tmp_path):
     dots = [collection.get_offsets() for collection in ax.collections if len(collection.get_offsets()) == 3]
     assert len(dots) == 2  # one scatter of 3 seeds per arm
     assert any(line.get_ydata()[0] == pytest.approx(0.07) for line in ax.lines)  # the trivial baseline
+
+
+def test_the_contrasts_table_parses_as_a_ten_column_markdown_table():
+    """An unescaped bar in the |d̄|/SD(d) header split its column: the book printed every
+    contrasts table as one run-on paragraph."""
+    from markdown_it import MarkdownIt
+
+    from indexnet_edu.stats import contrasts_markdown, paired_contrast
+
+    contrast = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 1.0, 2.5, 3.0, 4.0], True, task="reconstruction",
+                               metric="psnr", arm="hin", reference="bilinear")
+    html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast]))
+    assert html.count("<th>") == 10 and html.count("<td>") == 10
+    assert "<th>|d̄|/SD(d)</th>" in html

@@ -40,6 +40,9 @@ nb_execution_timeout = int(os.environ.get("INDEXNET_BOOK_CELL_TIMEOUT", "600"))
 nb_execution_raise_on_error = True  # a failing cell fails the build
 nb_execution_show_tb = True
 nb_merge_streams = True
+# Markdown that cells display (results tables, contrasts) is parsed as MyST, which has tables;
+# myst-nb's default, CommonMark, has none and printed every table as one run-on paragraph.
+nb_render_markdown_format = "myst"
 
 html_theme = "sphinx_book_theme"
 html_title = "indexnet_edu — index functions, touched"
