@@ -112,6 +112,10 @@ def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
     printed_tables = page.evaluate("""() => [...document.querySelectorAll('article p')]
         .map(p => p.innerText.trim()).filter(text => text.startsWith('|') && text.includes('---'))""")
     assert printed_tables == [], f"{lesson}: a markdown table printed as text: {printed_tables[0][:120]}"
+    # no code or output line runs past the page column (cut off, or only readable by scrolling)
+    overflowing = page.evaluate("""() => [...document.querySelectorAll('article div.cell pre')]
+        .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.innerText.slice(0, 80))""")
+    assert overflowing == [], f"{lesson}: {len(overflowing)} code blocks wider than the page, e.g. {overflowing[0]!r}"
     if _uses_maths(lesson):  # formulas typeset offline: no raw TeX left in the text
         page.evaluate(MATHJAX_DONE)
         assert page.locator("article .MathJax, article .MathJax_Display, article .MathJax_CHTML").count() > 0

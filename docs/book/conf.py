@@ -19,6 +19,7 @@ myst_enable_extensions = ["dollarmath"]
 # Everything the pages load comes with them, so the book reads offline. Maths: MathJax 2 from the
 # jupyter_server_mathjax package, copied into _static/mathjax by tools/book.py.
 html_static_path = ["_static"]
+html_css_files = ["lessons.css"]  # code and output wrap at the column (docs/book/_static)
 mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
 mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
                                "processEscapes": True},
