@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_divisible, check_positive_int, check_tensor
+from ._checks import check_channels, check_divisible, check_odd_kernel, check_positive_int, check_tensor
 from .graph_capture import NotScriptable
 
 
@@ -84,9 +84,7 @@ class A2U(NotScriptable, nn.Module):
         super().__init__()
         self.channels = check_positive_int(channels, "channels")
         self.scale = check_positive_int(scale, "scale")
-        self.k_up = check_positive_int(k_up, "k_up")
-        if self.k_up % 2 == 0:
-            raise ValueError(f"k_up must be odd, got {k_up}")
+        self.k_up = check_odd_kernel(k_up, "k_up")
         self.k_down = check_positive_int(k_down, "k_down")
         self.k_enc = check_positive_int(k_enc, "k_enc")
         groups = math.gcd(32, channels)
@@ -97,11 +95,13 @@ class A2U(NotScriptable, nn.Module):
         self.u_norm = nn.GroupNorm(groups, channels)                           # bnu
         self.v_norm = nn.GroupNorm(groups, channels)                           # bnv
 
-    def _filtered(self, x: torch.Tensor, filt: nn.Conv2d, norm: nn.GroupNorm) -> torch.Tensor:
+    def _filtered(self, x: torch.Tensor, pooled: torch.Tensor, filt: nn.Conv2d, norm: nn.GroupNorm) -> torch.Tensor:
+        """``LeakyReLU(GN(f ⊛_s x))`` with the per-image filter ``f = filt(pooled)`` (pooled: x
+        average-pooled to k_enc×k_enc), each channel of x filtered alone."""
         batch, channels, height, width = x.shape
         if batch == 0:
             return x.new_zeros(0, channels, height // self.scale, width // self.scale)
-        weights = filt(F.adaptive_avg_pool2d(x, self.k_enc))                   # B×1×k×k, one per image
+        weights = filt(pooled)                                                  # B×1×k×k, one per image
         weights = weights.repeat_interleave(channels, dim=0)                   # (B·C)×1×k×k
         out = F.conv2d(x.reshape(1, batch * channels, height, width), weights, stride=self.scale,
                        padding=(self.k_enc - 1) // 2, groups=batch * channels)
@@ -110,15 +110,15 @@ class A2U(NotScriptable, nn.Module):
 
     def affinity(self, x: torch.Tensor) -> torch.Tensor:
         """a, B×1×(H/s)×(W/s): ``Σ_c U_c ⊙ V_c / √C``, second order in the filtered feature."""
-        u = self._filtered(x, self.u_filter, self.u_norm)
-        v = self._filtered(x, self.v_filter, self.v_norm)
+        pooled = F.adaptive_avg_pool2d(x, self.k_enc)  # shared by both filters' predictions
+        u = self._filtered(x, pooled, self.u_filter, self.u_norm)
+        v = self._filtered(x, pooled, self.v_filter, self.v_norm)
         return (u * v).sum(dim=1, keepdim=True) / math.sqrt(self.channels)
 
     def forward(self, x: torch.Tensor):
         check_tensor(x, "x", ndim=4)
         check_divisible(x, self.scale)
-        if x.shape[1] != self.channels:
-            raise ValueError(f"A2U expects {self.channels} channels, got {x.shape[1]}")
+        check_channels(x, self.channels, "A2U")
         a = self.affinity(x)
         pooled = F.adaptive_avg_pool2d(x, 1)
         up = F.pixel_shuffle(a * self.up_weights(pooled), self.scale)  # kernel-entry major, sub-pixel minor
