@@ -35,7 +35,6 @@ LAYOUTS: dict[str, Converter] = {
 #: A layout without one names a key its checkpoint lacks by this suite's name.
 AUTHOR_KEYS: dict[str, Callable[[nn.Module, str], str]] = {
     "indexnet_matting": indexnet_matting.their_key,
-    "dysample": dysample.their_key,
 }
 
 

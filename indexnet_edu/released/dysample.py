@@ -54,8 +54,3 @@ def convert(module, state_dict) -> dict:
                              "first), not built here; ours is 'lp' (2·G·s² outputs)")
         converted[key] = value  # other shapes: reported by load_released against the module
     return converted
-
-
-def their_key(module, ours: str) -> str:
-    """The authors' name of one of our keys (the same names)."""
-    return ours
