@@ -23,7 +23,6 @@ generated data) and ``load_results(dir)`` → :class:`ResultsTable`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -41,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import MAX_SEED, check_flag
+from ._signals import STOP_SIGNALS, handling_signals
 from .checkpoint import (LOCKED_EXIT_CODE, RunLockedError, atomic_write_json, atomic_write_text, current_umask,
                          exclusive_run_lock, output_dir_argument, prepare_output_dir, remove_stale_temporaries)
 from .data.datasets import CACHE_ENV
@@ -133,7 +133,7 @@ class _Jobs:
         for process in running:
             if process.poll() is None:
                 process.send_signal(signal.SIGINT)
-        with _on_stop_signals(lambda signum, frame: self.kill()):
+        with handling_signals(lambda signum, frame: self.kill()):
             for process in running:
                 try:
                     process.wait(timeout=grace_s)
@@ -149,26 +149,6 @@ class _Jobs:
         for process in running:
             if process.poll() is None:
                 process.kill()
-
-
-#: What the sweep answers like Ctrl-C (SIGHUP: the terminal closed; absent on Windows). Its jobs
-#: run in sessions of their own, so without this they would outlive a sweep killed this way.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
-
-
-@contextlib.contextmanager
-def _on_stop_signals(handler):
-    """Within the block, :data:`STOP_SIGNALS` call ``handler(signum, frame)`` (main thread only;
-    elsewhere Python cannot set handlers and this does nothing); the previous handlers come back after."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 class _StopSignal(KeyboardInterrupt):
@@ -295,7 +275,7 @@ def _run_jobs(todo, preset, out, jobs, steps, model, in_process, progress) -> No
                     errors.append(str(error))
                 bar.update(1)
         except KeyboardInterrupt as error:  # Ctrl-C (or SIGTERM/SIGHUP, see main): jobs checkpoint, none starts
-            with _on_stop_signals(lambda signum, frame: running.kill()):  # a second one: stop waiting
+            with handling_signals(lambda signum, frame: running.kill()):  # a second one: stop waiting
                 running.interrupt()
                 pool.shutdown(wait=True, cancel_futures=True)
             bar.close()
@@ -656,7 +636,7 @@ def main(argv=None) -> int:
             parser.error(f"{flag} must be >= 1, got {value}")
     if any(not 0 <= seed <= MAX_SEED for seed in args.seeds):
         parser.error(f"--seeds must be in [0, {MAX_SEED}] (NumPy's seed range), got {args.seeds}")
-    with _on_stop_signals(_raise_stop):  # SIGTERM and SIGHUP stop it as Ctrl-C does: jobs checkpoint first
+    with handling_signals(_raise_stop):  # SIGTERM and SIGHUP stop it as Ctrl-C does: jobs checkpoint first
         try:
             if args.report_only:
                 if not args.out.is_dir():

@@ -24,7 +24,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -37,6 +36,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Sampler
 
 from ._checks import check_finite_real, check_flag, check_seed
+from ._signals import handling_signals
 from .checkpoint import (LOCKED_EXIT_CODE, CheckpointError, OutputDirError, RunLockedError, atomic_save, atomic_write_json,
                          capture_rng_state, exclusive_run_lock, load_checkpoint, output_dir_argument,
                          prepare_output_dir, remove_stale_temporaries, restore_rng_state)
@@ -246,9 +246,6 @@ def device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-#: The signals a run answers by checkpointing at the end of the step and stopping: Ctrl-C, a
-#: polite kill, a closed terminal (SIGHUP does not exist on Windows).
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -260,18 +257,17 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 
 class _DeferredInterrupt:
-    """Turn :data:`STOP_SIGNALS` into a flag checked between steps (main thread only), restoring
-    the old handlers; ``signum`` is the first signal that arrived."""
+    """Turn the stop signals (:data:`~indexnet_edu._signals.STOP_SIGNALS`: Ctrl-C, SIGTERM, SIGHUP)
+    into a flag checked between steps (main thread only), restoring the old handlers; ``signum``
+    is the first signal that arrived."""
 
     def __init__(self):
         self.requested = False
         self.signum = signal.SIGINT
-        self._previous = {}
+        self._handlers = handling_signals(self._handle)
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, self._handle)
+        self._handlers.__enter__()
         return self
 
     def _handle(self, signum, frame):
@@ -280,9 +276,7 @@ class _DeferredInterrupt:
         self.requested = True
 
     def __exit__(self, *exc):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        return False
+        return self._handlers.__exit__(*exc)
 
 
 def _distributed_context():

@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .._signals import handling_signals
+
 
 @dataclass
 class Budget:
@@ -54,18 +56,9 @@ def stop_on_signals(budget: Budget, signals=(signal.SIGINT, signal.SIGTERM)):
     """Within the block, SIGINT/SIGTERM ask ``budget`` to stop instead of killing the process (so
     the finished results still get packed); the previous handlers come back after. A no-op off
     the main thread, where Python cannot install handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {}
 
     def handle(signum, frame):
         budget.request_stop(f"cut off by signal {signal.Signals(signum).name}")
 
-    for sig in signals:
-        previous[sig] = signal.signal(sig, handle)
-    try:
+    with handling_signals(handle, signals):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
