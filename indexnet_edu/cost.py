@@ -1,11 +1,13 @@
 """What an operator costs: parameters and FLOPs, counted from the code itself."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._checks import check_odd_kernel, check_positive_int
+from ._checks import check_odd_kernel, check_positive_int, check_seed
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -50,3 +52,45 @@ def naive_reassembly_values(channels: int, height: int, width: int, kernel_size:
     """How many values the "unfold, nearest-upsample the patches" formulation materialises:
     C·k²·s²·h·w — a copy of every neighbour for every output pixel (100× the input for k=5, s=2)."""
     return reassembly_flops(channels, height, width, kernel_size, scale) // 2
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One upsampler's entry: name, kernel source, parameters and FLOPs of down and up."""
+
+    name: str
+    kernel_source: str
+    parameters: int
+    down_flops: int
+    up_flops: int
+
+    @property
+    def total_flops(self) -> int:
+        return self.down_flops + self.up_flops
+
+
+def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, seed: int = 0) -> list[CostRow]:
+    """Parameters and FLOPs of one stage of each upsampler (default: all registered) for a
+    1×channels×size×size feature; size must be divisible by stride."""
+    channels = check_positive_int(channels, "channels")
+    size = check_positive_int(size, "size")
+    stride = check_positive_int(stride, "stride")
+    if size % stride:
+        raise ValueError(f"size must be divisible by stride={stride}, got size={size}")
+    seed = check_seed(seed, "seed")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, channels, size, size, generator=generator)
+    from .registry import available_upsamplers, create_upsampler, upsampler_spec
+
+    names = available_upsamplers() if names is None else list(names)
+    rows = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in names:
+            pair = create_upsampler(name, channels, stride).eval()
+            down_flops = count_flops(pair.down, x)
+            with torch.no_grad():
+                pooled, state = pair.down(x)
+            up_flops = count_flops(pair.up, pooled, state)
+            rows.append(CostRow(name, upsampler_spec(name).kernel_source, count_parameters(pair), down_flops, up_flops))
+    return rows

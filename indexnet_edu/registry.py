@@ -17,8 +17,9 @@ NeurIPS 2022: SAPA-B, SAPA-G and SAPA-I).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from torch import nn
 
@@ -67,6 +68,22 @@ def register_upsampler(name: str, build: Callable[..., Resampler], description: 
     if name in _REGISTRY:
         raise ValueError(f"upsampler {name!r} is already registered")
     _REGISTRY[name] = UpsamplerSpec(name, build, description, kernel_source, make_shared)
+
+
+@contextlib.contextmanager
+def registered_upsampler(name: str, build: Callable[..., Resampler], description: str,
+                         kernel_source: str) -> Iterator[UpsamplerSpec]:
+    """Register an upsampler for the duration of a ``with`` block, then remove it again.
+
+    The registry is global: a call such as :func:`~indexnet_edu.compare.compare_upsampler`
+    trains a learner's module under its own name without leaving that name behind. Raises what
+    :func:`register_upsampler` raises (a name already taken included).
+    """
+    register_upsampler(name, build, description, kernel_source)
+    try:
+        yield _REGISTRY[name]
+    finally:
+        _REGISTRY.pop(name, None)
 
 
 def available_upsamplers() -> list[str]:

@@ -9,7 +9,7 @@ import torch
 import indexnet_edu as ie
 from indexnet_edu import metrics
 from indexnet_edu._checks import check_finite_real, check_nonnegative_int, check_positive_int, check_positive_real
-from indexnet_edu.lessons.comparison import cost_table
+from indexnet_edu.cost import cost_table
 from indexnet_edu.data import make_dataset, make_loader, trimap_from_alpha
 from indexnet_edu.models import indexnet_matting, keep_known_pixels
 from indexnet_edu.tasks import model_inputs

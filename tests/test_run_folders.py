@@ -227,7 +227,7 @@ def test_train_refuses_what_is_not_a_config_and_a_non_positive_interrupt_step(tm
 @pytest.mark.parametrize("call", [
     lambda: __import__("indexnet_edu.widgets.pooling", fromlist=["x"]).random_index(torch.zeros(1, 1, 4, 4), 2, 2**64),
     lambda: __import__("indexnet_edu.widgets.upsampling", fromlist=["x"]).default_carafe(1, 2, seed=2**64),
-    lambda: __import__("indexnet_edu.lessons.comparison", fromlist=["x"]).cost_table(8, 8, names=["nearest"],
+    lambda: __import__("indexnet_edu.cost", fromlist=["x"]).cost_table(8, 8, names=["nearest"],
                                                                                       seed=2**32),
     lambda: __import__("indexnet_edu.lessons.toy", fromlist=["x"]).train_index_block(steps=1, seed=2**32),
     lambda: __import__("indexnet_edu.data", fromlist=["x"]).make_dataset("reconstruction", n=2, size=16, seed=2**32),

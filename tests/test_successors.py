@@ -391,7 +391,7 @@ def test_the_laptop_and_gpu_presets_accept_the_successors(preset, name):
 @pytest.mark.parametrize("name", SUCCESSORS)
 def test_the_cost_benchmark_measures_the_successors(name):
     from indexnet_edu.bench import suite
-    from indexnet_edu.lessons.comparison import cost_table
+    from indexnet_edu.cost import cost_table
 
     row = suite.measure_upsampler(name, 8, 16, "cpu", repeats=1, memory=False)
     assert row["parameters"] == count(ie.create_upsampler(name, 8)) > 0 and row["flops"] > 0
