@@ -197,3 +197,36 @@ def test_training_threads_match_the_shipped_runs():
     for folder in RESULT_SETS:
         record = json.loads(result_path(shipped_root() / folder, "reconstruction", "bilinear", 0).read_text())
         assert record["machine"]["torch_threads"] == TRAIN_THREADS
+
+
+def test_the_explorer_shows_a_learners_upsampler_beside_the_others():
+    from indexnet_edu.widgets import UPSAMPLERS, UpsamplingExplorer, explore_upsampling
+    from indexnet_edu.widgets.apps import UpsamplingApp
+
+    explorer = UpsamplingExplorer(size=32, extra_upsamplers={"mine": Refine, "again": Bilinear})
+    assert explorer.names == UPSAMPLERS + ("mine", "again")
+    view = explorer.view
+    assert torch.equal(view.outputs["again"], view.outputs["bilinear"])  # the same operator, the same picture
+    assert view.outputs["mine"].shape == view.image.shape and view.labels["mine"] == "mine (yours)"
+    tables = explorer.kernel_tables()
+    assert "no reassembly kernel" in tables["mine"] and "<table" in tables["bilinear"]
+    app = UpsamplingApp(explorer)
+    assert set(app.titles) == set(explorer.names)
+    assert app.images["mine/output"].value  # a picture was drawn
+    with pytest.raises(ValueError, match="names of their own"):
+        UpsamplingExplorer(size=32, extra_upsamplers={"bilinear": Bilinear})
+    with pytest.raises(TypeError, match="callable as factory"):
+        UpsamplingExplorer(size=32, extra_upsamplers={"mine": 3})
+    image = torch.rand(1, 1, 16, 16)
+    with pytest.raises(ValueError, match="returned"):
+        explore_upsampling(image, 2, extra={"flat": _Flat()})
+
+
+class _Flat:
+    """A stage whose up forgets to upsample (the explorer's own shape check)."""
+
+    def down(self, x):
+        return F.max_pool2d(x, 2), None
+
+    def up(self, y, state):
+        return y

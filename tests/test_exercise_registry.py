@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from indexnet_edu.lessons import exercises
-from indexnet_edu.lessons.exercises import core, cost, foundations, fusion, playground, solutions, training
+from indexnet_edu.lessons.exercises import capstone, core, cost, foundations, fusion, playground, solutions, training
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = sorted(exercises.CHECKS)
@@ -40,7 +40,7 @@ def test_an_untouched_stub_is_reported_as_not_attempted(name, stub, capsys):
 
 
 def test_every_check_in_the_exercise_modules_is_registered():
-    defined = {name for module in (foundations, playground, cost, training, fusion)
+    defined = {name for module in (foundations, playground, cost, training, fusion, capstone)
                for name, value in vars(module).items()
                if name.startswith("check_") and inspect.isfunction(value) and value.__module__ == module.__name__}
     assert defined == set(exercises.CHECKS)
@@ -82,7 +82,8 @@ def test_each_lesson_calls_its_checks(lesson):
 @pytest.mark.parametrize("lesson", sorted(exercises.EXERCISES))
 def test_each_lesson_ships_its_exercises_as_stubs(lesson):
     """Every function a lesson hands to a check is defined in the notebook with a body that
-    only raises NotImplementedError (a docstring or comments may precede it)."""
+    only raises NotImplementedError (a docstring or comments may precede it); a class handed to a
+    check has such a ``forward``."""
     functions = {}
     for source in _code_cells(lesson):
         try:
@@ -90,6 +91,9 @@ def test_each_lesson_ships_its_exercises_as_stubs(lesson):
         except SyntaxError:  # IPython magics: no exercise cell uses them
             continue
         functions.update({node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)})
+        # An exercise that is a class (an upsampler module): its forward is the stub.
+        functions.update({node.name: forward for node in ast.walk(tree) if isinstance(node, ast.ClassDef)
+                          for forward in node.body if isinstance(forward, ast.FunctionDef) and forward.name == "forward"})
     handed = set()
     for source in _code_cells(lesson):
         try:

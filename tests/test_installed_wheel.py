@@ -98,7 +98,7 @@ def test_every_lesson_runs_alone_from_the_installed_wheel(installed, request):
     code_cells = sum(cell["cell_type"] == "code" for lesson in LESSONS
                      for cell in json.loads(lesson.read_text(encoding="utf-8"))["cells"])
     assert passed and int(passed.group(1)) == code_cells, tail  # every cell of every lesson ran
-    assert len(LESSONS) == 10
+    assert len(LESSONS) == 11
 
 
 def test_a_lesson_with_its_data_removed_fails_with_one_line_naming_the_file_and_the_command(installed):

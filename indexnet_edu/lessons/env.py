@@ -15,7 +15,8 @@ REPOSITORY_URL = "https://github.com/indexnet-edu/indexnet_edu"
 
 LESSONS = ("00_start_here", "01_upsampling_is_indexing", "02_index_playground", "03_index_networks",
            "04_indexnet_vs_carafe", "05_delivering_spatial_information", "06_deep_image_matting",
-           "07_regions_vs_details", "08_cost_of_upsampling", "09_fusing_encoder_and_decoder")
+           "07_regions_vs_details", "08_cost_of_upsampling", "09_fusing_encoder_and_decoder",
+           "10_bring_your_own_upsampler")
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # the whole indexnet_edu package
 

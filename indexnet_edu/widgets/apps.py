@@ -180,13 +180,13 @@ class UpsamplingApp(_App):
         columns.append(widgets.VBox([input_box, widgets.HTML("<i>row 2: |error| (0…0.5)<br>row 3: kernel "
                                                              "at the picked pixel, centred on ⌊p/s⌋</i>")]))
         view = e.compute()
-        for name in UPSAMPLERS:
+        for name in e.names:
             self.images[f"{name}/output"], out_box = _panel(view.labels[name], width)
             self.images[f"{name}/error"], err_box = _panel("", width)
             self.tables[name] = widgets.HTML()
             columns.append(widgets.VBox([out_box, err_box, self.tables[name]],
                                         layout=widgets.Layout(width="165px")))
-        self.titles = {name: columns[i + 1].children[0].children[0] for i, name in enumerate(UPSAMPLERS)}
+        self.titles = {name: columns[i + 1].children[0].children[0] for i, name in enumerate(e.names)}
         self._observe()
         self.widget = widgets.VBox([
             widgets.HBox([self.controls["image"], self.controls["stride"]]),
@@ -199,7 +199,7 @@ class UpsamplingApp(_App):
         for name, image in self.images.items():
             image.value = pictures[name]
         view = self.explorer.view
-        for name in UPSAMPLERS:
+        for name in self.explorer.names:
             self.tables[name].value = pictures[f"{name}/kernel"]
             self.titles[name].value = column_title(view.labels[name], f"error {float(view.errors[name].mean()):.4f}")
         e = self.explorer

@@ -209,6 +209,21 @@ def _per_stride(value, name: str, callable_values: bool = True) -> dict:
     return dict(value)
 
 
+def _extra_factories(value) -> dict:
+    """``{name: factory}`` of a learner's upsamplers, checked when the explorer is made."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"extra_upsamplers must be a dict {{name: factory(channels, stride)}}, got {type(value).__name__}")
+    for name, factory in value.items():
+        if not isinstance(name, str) or name in UPSAMPLERS:
+            raise ValueError(f"extra_upsamplers needs names of their own (not one of {UPSAMPLERS}), got {name!r}")
+        if not callable(factory):
+            raise TypeError(f"extra_upsamplers[{name!r}] must be callable as factory(channels, stride), "
+                            f"got {type(factory).__name__}")
+    return dict(value)
+
+
 def _resize_tile(tile: np.ndarray, stride: int) -> np.ndarray:
     """A painted 2×2 tile repeated to 4×4, or a 4×4 tile summed down to 2×2."""
     if stride == 4:
@@ -224,8 +239,11 @@ class UpsamplingExplorer(_Explorer):
 
     def __init__(self, size: int = 256, index_blocks=None, carafe_modules=None, image: str = "camera",
                  stride: int = 2, zoom: int = 32, row: int | None = None, col: int | None = None,
-                 gray: bool = True, successor_modules=None):
+                 gray: bool = True, successor_modules=None, extra_upsamplers=None):
         super().__init__(size)
+        # extra_upsamplers: {name: factory(channels, stride)} — a learner's modules, built here per stride
+        self.extra_upsamplers = _extra_factories(extra_upsamplers)
+        self._extra_stages: dict = {}
         # successor_modules: {stride: {"a2u": ..., "fade_nogate": ..., "sapa_inner": ...}} (default: untrained ones)
         self.successor_modules = _per_stride(successor_modules, "successor_modules", callable_values=False)
         if index_blocks is not None and not isinstance(index_blocks, dict):
@@ -257,8 +275,26 @@ class UpsamplingExplorer(_Explorer):
             image = cached_image(self.image, self.size, gray=self.gray)
             self._views[key] = explore_upsampling(image, self.stride, self.index_blocks.get(self.stride),
                                                   self.carafe_modules.get(self.stride),
-                                                  self.successor_modules.get(self.stride))
+                                                  self.successor_modules.get(self.stride),
+                                                  self._extras(image.shape[1], self.stride))
         return self._views[key]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The columns: :data:`UPSAMPLERS`, then the extra upsamplers."""
+        return UPSAMPLERS + tuple(self.extra_upsamplers)
+
+    def _extras(self, channels: int, stride: int) -> dict:
+        """The extra upsamplers as stages for ``channels`` and ``stride`` (built once, seed 0, eval mode)."""
+        from ..custom_upsampler import as_resampler
+
+        if (channels, stride) not in self._extra_stages:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                self._extra_stages[channels, stride] = {
+                    name: as_resampler(factory)(channels, stride).eval()
+                    for name, factory in self.extra_upsamplers.items()}
+        return self._extra_stages[channels, stride]
 
     @property
     def view(self) -> UpsamplingView:
@@ -274,7 +310,7 @@ class UpsamplingExplorer(_Explorer):
         if key not in self._full:
             view = self.compute()
             full = {"input": render.to_rgb(view.image)}
-            for name in UPSAMPLERS:
+            for name in self.names:
                 full[f"{name}/output"] = render.to_rgb(view.outputs[name])
                 full[f"{name}/error"] = render.colourise(view.errors[name], 0.0, ERROR_VMAX, "magma")
             self._full[key] = full
@@ -298,8 +334,11 @@ class UpsamplingExplorer(_Explorer):
         return pictures
 
     def kernel_tables(self) -> dict[str, str]:
-        """``{name: HTML table}`` of each upsampler's kernel at the picked pixel (channel mean)."""
-        return {name: render.kernel_table(at.kernel.mean(axis=0)) for name, at in self.kernels().items()}
+        """``{name: HTML table}`` of each upsampler's kernel at the picked pixel (channel mean); an
+        extra upsampler, which need not be a reassembly, gets a note instead."""
+        tables = {name: render.kernel_table(at.kernel.mean(axis=0)) for name, at in self.kernels().items()}
+        return tables | {name: "<i>no reassembly kernel to show: its output and error are above</i>"
+                         for name in self.extra_upsamplers}
 
 
 class TemperatureExplorer(_Explorer):

@@ -152,13 +152,16 @@ def _carafe_reassembly(module: CARAFE, y: torch.Tensor) -> Reassembly:
 
 
 def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, carafe_module=None,
-                       successor_modules=None) -> UpsamplingView:
+                       successor_modules=None, extra=None) -> UpsamplingView:
     """Max-pool ``image`` (1×C×H×W) by ``stride`` and upsample it back eight ways.
 
     ``index_block`` (a trained index block, x → (enc, dec)) supplies IndexNet's decoder gate;
     without one, a stand-in gate is used: the softmax index at T = 0.05 rescaled to window max 1.
     ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one;
     ``successor_modules`` (``{"a2u", "fade_nogate", "sapa_inner"}`` as :func:`default_successors`) too.
+    ``extra``: ``{name: stage}`` more upsamplers, each a stage with ``down``/``up`` for C channels and
+    this stride (:func:`~indexnet_edu.custom_upsampler.as_resampler` makes one of your module); they
+    get outputs and errors, not kernels (:func:`kernel_at` is for reassemblies).
     """
     stride = check_positive_int(stride, "stride")
     check_choice(stride, "stride", STRIDES)
@@ -208,12 +211,20 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
             "carafe": carafe(low_res, carafe_part.kernels, carafe_part.kernel_size, carafe_part.groups, stride),
             **{name: reassemble(low_res, part.kernels, part.kernel_size, stride) for name, part in successors.items()},
         }
+        for name, stage in dict(extra or {}).items():
+            if name in outputs:
+                raise ValueError(f"extra upsampler {name!r} clashes with a built-in one; expected another name")
+            out = stage.up(*stage.down(image))
+            if out.shape != image.shape:
+                raise ValueError(f"extra upsampler {name!r} returned {tuple(out.shape)}, expected {tuple(image.shape)}")
+            outputs[name] = out.to(image.dtype)
     errors = {name: (out - image).abs() for name, out in outputs.items()}
     labels = {"nearest": "nearest (k=1, W≡1)", "bilinear": "bilinear (k=3, fixed W)",
               "max_unpool": "max-unpool (k=1, one-hot W)", "indexnet": gate_label, "carafe": carafe_label,
               "a2u": "a2u (k=3, from x)" + ("" if trained else "; untrained"),
               "fade_nogate": "fade_nogate (k=5, x+y)" + ("" if trained else "; untrained = uniform"),
-              "sapa_inner": "sapa_inner (k=5, x·y of 3×3 patches)"}
+              "sapa_inner": "sapa_inner (k=5, x·y of 3×3 patches)",
+              **{name: f"{name} (yours)" for name in dict(extra or {})}}
     return UpsamplingView(image, low_res, stride, outputs, errors, reassemblies, labels)
 
 

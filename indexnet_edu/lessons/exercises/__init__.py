@@ -15,6 +15,7 @@ import inspect
 from typing import Callable
 
 from . import solutions
+from .capstone import check_gated_bilinear
 from .core import NotAttempted
 from .cost import check_naive_values, check_offset_loop, check_reassembly_flops
 from .fusion import check_a2u_kernel_cap, check_sapa_inner_kernels
@@ -39,6 +40,7 @@ EXERCISES: dict[str, list[str]] = {
     "07_regions_vs_details": ["check_paired_differences", "check_majority_baseline"],
     "08_cost_of_upsampling": ["check_naive_values", "check_reassembly_flops", "check_offset_loop"],
     "09_fusing_encoder_and_decoder": ["check_sapa_inner_kernels", "check_a2u_kernel_cap"],
+    "10_bring_your_own_upsampler": ["check_gated_bilinear"],
 }
 """Lesson notebook → the checks its exercises use, in the order the lesson asks them."""
 
