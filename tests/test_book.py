@@ -19,8 +19,9 @@ import pytest
 from conftest import REPO, free_port, load_tool
 
 LESSONS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
-SNAPSHOT_CALLS = ("pooling_snapshots(pooling.explorer)", "upsampling_snapshots(upsampling.explorer)",
-                  "temperature_snapshots(continuum.explorer)")
+SNAPSHOT_CALLS = ("pooling_snapshots(pooling.explorer)", 'upsampling_snapshots(upsampling.explorer, {"stride": 2})',
+                  'kernel_snapshots(upsampling.explorer, {"stride": 2})',
+                  'upsampling_snapshots(upsampling.explorer, {"stride": 4})', "temperature_snapshots(continuum.explorer)")
 BOOK_SOURCE = REPO / "docs" / "book"
 
 

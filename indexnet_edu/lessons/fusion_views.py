@@ -118,12 +118,14 @@ def _display_name(view: UpsamplingView, name: str) -> str:
 
 def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", "carafe") + SUCCESSORS,
                    crop: int = 16):
-    """The upsamplers at one pixel, sized for a 730-px page column (7.3 in, text ≥ 8 pt): the top
+    """The upsamplers at one pixel, sized for the book's page column (:mod:`indexnet_edu.figure_sizes`:
+    7.1 in wide, text ≥ 9 pt, 12 panels at most with the default names): the top
     half holds the input and each output in a crop×crop window around (row, col), the pixel
     marked; the bottom half the kernel behind that pixel (channel mean), centred on ⌊p/s⌋,
     weights printed. Three panels a row. Object API only. Returns the Figure."""
     from matplotlib.figure import Figure
 
+    from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
     from ..widgets.snapshots import _draw_kernel
 
     crop = check_positive_int(crop, "crop")
@@ -134,7 +136,7 @@ def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", 
     columns = 3
     picture_rows = -(-(len(names) + 1) // columns)
     kernel_rows = -(-(len(names) + 1) // columns)
-    fig = Figure(figsize=(7.3, 2.45 * (picture_rows + kernel_rows)))
+    fig = Figure(figsize=(FIGURE_WIDTH_IN, 2.45 * (picture_rows + kernel_rows)))
     axes = fig.subplots(picture_rows + kernel_rows, columns, squeeze=False)
     for axis in axes.flat:
         axis.set_axis_off()
@@ -151,7 +153,7 @@ def kernels_figure(view: UpsamplingView, row: int, col: int, names=("indexnet", 
     side = max(at.kernel.shape[-1] for at in kernels.values())
     for axis, name in zip(kernel_axes[1:], names):
         axis.set_axis_on()
-        _draw_kernel(axis, kernels[name].kernel.mean(axis=0), side=side, fontsize=8)
+        _draw_kernel(axis, kernels[name].kernel.mean(axis=0), side=side, fontsize=MIN_FONT_PT)
         axis.set_title(f"{_display_name(view, name)} (k={kernels[name].kernel.shape[-1]})", fontsize=9)
     fig.tight_layout()
     return fig
