@@ -220,7 +220,7 @@ def show_loss_curves(curves: dict, baseline: float | None = None, baseline_label
     line, the legend beside the plot. Object API: returns the Figure."""
     figure, axis = _curves_figure()
     for name, losses in curves.items():
-        axis.semilogy(np.arange(1, len(losses) + 1), losses, label=name)
+        axis.semilogy(np.arange(len(losses)), losses, label=name)
     if baseline is not None:
         axis.axhline(baseline, color="gray", linestyle="--", label=baseline_label)
     axis.set(xlabel="step", ylabel=ylabel)
