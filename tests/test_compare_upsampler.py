@@ -180,6 +180,13 @@ def test_an_identical_arm_is_paired_with_its_reference(tmp_path):
     assert result_path(out, "reconstruction", "bilinear_again", 0).stat().st_mtime_ns == stamp
     assert again.table.values == result.table.values
 
+    # A run lost (deleted, or never finished): only it trains again, to the same numbers.
+    result_path(out, "reconstruction", "bilinear_again", 1).unlink()
+    resumed = compare_upsampler(Bilinear, "bilinear_again", tasks=["reconstruction"], preset="quick", seeds=[0, 1],
+                                out=out, steps=12, progress=False)
+    assert result_path(out, "reconstruction", "bilinear_again", 0).stat().st_mtime_ns == stamp
+    assert resumed.table.values == result.table.values
+
     # Another module under the same name in the same folder is refused, not mixed in.
     with pytest.raises(ValueError, match="holds runs of another module called 'bilinear_again'"):
         compare_upsampler(Refine, "bilinear_again", tasks=["reconstruction"], preset="quick", seeds=[0, 1],

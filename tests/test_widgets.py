@@ -314,7 +314,40 @@ def test_temperature_explorer_marker_follows_the_slider_over_its_range():
             assert decode(explorer.draw(image=name, stride=stride)["plot"]).ndim == 3
 
 
+def test_temperature_explorer_shows_the_picture_melting_from_max_to_average():
+    """The unpooled picture beside the curve is the softmax unpooling at the dial's T — at the
+    highest T average pooling + nearest's picture — and changes as the dial moves."""
+    from indexnet_edu.widgets import render
+    from indexnet_edu.widgets.explorers import MELT_SIDE, MELT_ZOOM, cached_image
+
+    explorer = TemperatureExplorer(64, points=5, image="camera")
+    low, high = TEMPERATURE_RANGE
+    image = cached_image("camera", 64)
+    region = render.zoom_region(64, 32, 32, MELT_ZOOM)
+    def picture(view):
+        return render.enlarge(render.crop(render.to_rgb(view.unpooled), region), MELT_SIDE).astype(int)
+
+    for temperature in (low, 0.05, high):
+        shown = decode(explorer.draw(temperature=temperature)["unpooled"]).astype(int)
+        assert np.array_equal(shown, picture(explore_pooling(image, 2, "softmax", temperature=temperature)))
+    # At T = 100 every weight exp((x − max)/T) of a [0, 1] image lies in [0.99, 1]: average's picture to 1 %.
+    assert np.abs(shown - picture(explore_pooling(image, 2, "average"))).max() <= 3
+    middle = explorer.draw(temperature=0.05)
+    assert len({middle["unpooled"], explorer.draw(temperature=low)["unpooled"],
+                explorer.draw(temperature=high)["unpooled"]}) == 3
+    assert decode(middle["error"]).shape[:2] == (MELT_SIDE, MELT_SIDE)
+
+
 # --- ipywidgets wiring ------------------------------------------------------------------------
+
+
+def test_the_temperature_dial_redraws_the_picture_not_only_the_dot():
+    from indexnet_edu.widgets.apps import TemperatureApp
+
+    app = TemperatureApp(size=SIZE, points=5)
+    before = {name: image.value for name, image in app.images.items()}
+    app.controls["temperature"].value = 10.0
+    assert all(app.images[name].value != before[name] for name in ("unpooled", "error"))
 
 
 def test_moving_the_temperature_slider_redraws_the_pooling_panels():

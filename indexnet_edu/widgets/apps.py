@@ -13,10 +13,9 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..images import IMAGES
-from .explorers import ZOOMS, PoolingExplorer, TemperatureExplorer, UpsamplingExplorer
+from .explorers import MELT_SIDE, MELT_ZOOM, ZOOMS, PoolingExplorer, TemperatureExplorer, UpsamplingExplorer
 from .pooling import POOLING_INDICES, STRIDES
 from .temperature import TEMPERATURE_RANGE
-from .upsampling import UPSAMPLERS
 
 PANEL_WIDTH = "250px"
 PLOT_WIDTH = "860px"  # the continuum figure's pixel width (8.6 in at 100 dpi)
@@ -221,11 +220,17 @@ class TemperatureApp(_App):
                                                   description="softmax T", readout_format=".2g", style=LABELS),
         }
         self.plot = widgets.Image(format="png", layout=widgets.Layout(width=PLOT_WIDTH))  # 1:1, not stretched
+        self.images = {}
+        self.images["unpooled"], unpooled_box = _panel(f"unpooled at this T (centre {MELT_ZOOM} px)", f"{MELT_SIDE}px")
+        self.images["error"], error_box = _panel("|unpooled − image| (0…0.5, dark = exact)", f"{MELT_SIDE}px")
         self._observe()
         self.widget = widgets.VBox([widgets.HBox([self.controls["image"], self.controls["stride"]]),
-                                    self.controls["temperature"], self.plot, self.status])
+                                    self.controls["temperature"],
+                                    widgets.HBox([unpooled_box, error_box]), self.plot, self.status])
         self.redraw()
 
     def _show(self, pictures: dict) -> None:
         self.plot.value = pictures["plot"]
+        for name, image in self.images.items():
+            image.value = pictures[name]
         self.status.value = ""

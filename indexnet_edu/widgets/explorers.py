@@ -195,6 +195,10 @@ class PoolingExplorer(_Explorer):
                 for name, p in pictures.items()}
 
 
+#: The temperature explorer's picture: a MELT_ZOOM-pixel square at the image centre, shown MELT_SIDE px wide.
+MELT_ZOOM, MELT_SIDE = 48, 192
+
+
 def _per_stride(value, name: str, callable_values: bool = True) -> dict:
     """A ``{stride: module}`` argument, checked when the explorer is made (not at the first draw
     that needs it): strides among :data:`STRIDES`, modules callable."""
@@ -343,7 +347,9 @@ class UpsamplingExplorer(_Explorer):
 
 class TemperatureExplorer(_Explorer):
     """(c) Reconstruction error against softmax temperature, max and average as asymptotes;
-    a marker follows the temperature control. One persistent matplotlib figure."""
+    a marker follows the temperature control (one persistent matplotlib figure), and beside it
+    the picture itself at that temperature: a :data:`MELT_ZOOM`-pixel crop of the unpooled image
+    and of its error, which melt from max-unpooling's sparse dots to average pooling's blocks."""
 
     controls = ("image", "stride", "temperature")
 
@@ -372,8 +378,20 @@ class TemperatureExplorer(_Explorer):
 
     def marker_error(self) -> float:
         """Reconstruction error at the current temperature."""
+        return self.pooling_view().mean_abs_error
+
+    def pooling_view(self) -> PoolingView:
+        """Softmax pooling and unpooling of the current image at the current temperature."""
         image = cached_image(self.image, self.size)
-        return explore_pooling(image, self.stride, "softmax", self.temperature).mean_abs_error
+        return explore_pooling(image, self.stride, "softmax", self.temperature)
+
+    def _melt_pictures(self, view: PoolingView) -> dict[str, bytes]:
+        """The unpooled image and its error at the current T, cropped at the image centre and enlarged."""
+        region = render.zoom_region(self.size, self.size // 2, self.size // 2, MELT_ZOOM)
+        unpooled = render.crop(render.to_rgb(view.unpooled), region)
+        error = render.crop(render.colourise(view.error, 0.0, ERROR_VMAX, "magma"), region)
+        return {"unpooled": render.png_bytes(render.enlarge(unpooled, MELT_SIDE)),
+                "error": render.png_bytes(render.enlarge(error, MELT_SIDE))}
 
     def _build_figure(self):
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -409,7 +427,8 @@ class TemperatureExplorer(_Explorer):
         if self._figure is None:
             self._build_figure()
         curve, art = self.curve(), self._artists
-        error = self.marker_error()
+        view = self.pooling_view()
+        error = view.mean_abs_error
         art["curve"].set_data(curve.temperatures, curve.errors)
         art["max"].set_ydata([curve.max_error] * 2)
         art["average"].set_ydata([curve.average_error] * 2)
@@ -420,4 +439,4 @@ class TemperatureExplorer(_Explorer):
         for artist in art.values():
             self._axes.draw_artist(artist)
         picture = np.asarray(canvas.buffer_rgba())[..., :3]
-        return {"plot": render.png_bytes(picture)}
+        return {"plot": render.png_bytes(picture), **self._melt_pictures(view)}
