@@ -18,9 +18,9 @@ from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT, PAGE_WIDTH_IN  # noqa: 
 
 
 def wrap_title(title: str, width_in: float, fontsize: float = 10.0) -> str:
-    """``title`` broken into lines that fit ``width_in`` inches at ``fontsize`` pt (about 0.55 em a
-    character), each line of the original kept as its own line."""
-    characters = max(8, int(width_in * 72 / (0.55 * fontsize)))
+    """``title`` broken into lines that fit ``width_in`` inches at ``fontsize`` pt (about 0.6 em a
+    character, a little wide so neighbours never touch), each line of the original kept as its own line."""
+    characters = max(8, int(width_in * 72 / (0.6 * fontsize)))
     return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
 
 
@@ -79,7 +79,7 @@ def show_row(pictures: Sequence, titles: Sequence[str] | None = None, colorbar=F
     if len(bars) != len(pictures):
         raise ValueError(f"colorbar must be a bool or one bool per picture ({len(pictures)}), got {len(bars)}")
     size = min(size, FIGURE_WIDTH_IN / len(pictures))
-    lines = max((wrap_title(t, 0.95 * size).count("\n") + 1 for t in titles if t), default=0)
+    lines = max((wrap_title(t, 0.9 * size).count("\n") + 1 for t in titles if t), default=0)
     figure, axes = plt.subplots(1, len(pictures), figsize=(size * len(pictures), size * 1.05 + 0.17 * lines),
                                 squeeze=False)
     for axis, picture, title, bar in zip(axes[0], pictures, titles, bars):
@@ -89,7 +89,7 @@ def show_row(pictures: Sequence, titles: Sequence[str] | None = None, colorbar=F
         else:
             shown = axis.imshow(array, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         if title:
-            axis.set_title(wrap_title(title, 0.95 * size), fontsize=10)
+            axis.set_title(wrap_title(title, 0.9 * size), fontsize=10)
         axis.set_axis_off()
         if bar and array.ndim == 2:
             figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04)
