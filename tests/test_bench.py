@@ -193,12 +193,29 @@ def test_scaling_plot_gives_each_series_one_fixed_distinct_colour():
     names = ["nearest", "bilinear", "carafe", "hin", "din_o2o", "din_m2o", "reassembly op (fast)",
              "reassembly op (naive)", "some_new_upsampler"]
     figure = plot_scaling(_fake_curves(names))
-    colours = {line.get_label(): matplotlib.colors.to_hex(line.get_color()) for line in figure.axes[0].lines}
+    lines = [line for axis in figure.axes for line in axis.lines]
+    colours = {line.get_label(): matplotlib.colors.to_hex(line.get_color()) for line in lines}
     assert len(set(colours.values())) == len(names)                      # no two series alike
     assert colours == {name: matplotlib.colors.to_hex(series_colour(name)) for name in names}
     subset = plot_scaling(_fake_curves(names), names=("reassembly op (fast)", "reassembly op (naive)"))
     assert [matplotlib.colors.to_hex(line.get_color()) for line in subset.axes[0].lines] == \
         [colours["reassembly op (fast)"], colours["reassembly op (naive)"]]   # the same colour in every figure
+    plt.close("all")
+
+
+def test_scaling_plot_puts_each_kind_of_upsampler_in_its_own_row_of_few_lines():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from indexnet_edu.bench.plots import SCALING_GROUPS, plot_scaling
+
+    names = [name for members in SCALING_GROUPS.values() for name in members] + ["some_new_upsampler"]
+    figure = plot_scaling(_fake_curves(names))
+    rows = [[line.get_label() for line in axis.lines] for axis in figure.axes[::2]]   # the left panel of each row
+    assert rows == [list(members) for members in SCALING_GROUPS.values()] + [["some_new_upsampler"]]
+    assert max(len(row) for row in rows) <= 5
+    assert [axis.get_legend().get_title().get_text() for axis in figure.axes[1::2]] == [*SCALING_GROUPS, "others"]
     plt.close("all")
 
 
