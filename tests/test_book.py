@@ -117,6 +117,11 @@ def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
     overflowing = page.evaluate("""() => [...document.querySelectorAll('article div.cell pre')]
         .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.innerText.slice(0, 80))""")
     assert overflowing == [], f"{lesson}: {len(overflowing)} code blocks wider than the page, e.g. {overflowing[0]!r}"
+    # no table wider than the page column (cut off at its edge, or only readable by scrolling)
+    wide_tables = page.evaluate("""() => { const right = document.querySelector('article').getBoundingClientRect().right;
+        return [...document.querySelectorAll('article table')].filter(t => t.getBoundingClientRect().right > right + 1
+            || t.parentElement.scrollWidth > t.parentElement.clientWidth + 1).map(t => t.innerText.slice(0, 60)); }""")
+    assert wide_tables == [], f"{lesson}: {len(wide_tables)} tables wider than the page, e.g. {wide_tables[0]!r}"
     if _uses_maths(lesson):  # formulas typeset offline: no raw TeX left in the text
         page.evaluate(MATHJAX_DONE)
         assert page.locator("article .MathJax, article .MathJax_Display, article .MathJax_CHTML").count() > 0

@@ -101,7 +101,8 @@ def test_results_table_pairs_by_seed_and_applies_the_gate(tmp_path):
     assert table.baseline("matting_noskip", "sad") == pytest.approx(0.3)
     assert table.mean_std("matting_noskip", "nearest", "sad") == (0.25, 0.0)
     text = report_text(table)
-    assert "| matting_noskip | sad | hin − bilinear |" in text and "*trivial baseline*" in text
+    assert "All rows: task **matting_noskip**, metric **sad**." in text and "| hin − bilinear |" in text
+    assert "*trivial baseline*" in text
 
 
 def test_strip_plot_shows_every_seed_and_the_baseline_without_pyplot(tmp_path):
@@ -128,6 +129,14 @@ def test_the_contrasts_table_parses_as_a_ten_column_markdown_table():
 
     contrast = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 1.0, 2.5, 3.0, 4.0], True, task="reconstruction",
                                metric="psnr", arm="hin", reference="bilinear")
-    html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast]))
+    html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast], omit_shared=False))
     assert html.count("<th>") == 10 and html.count("<td>") == 10
     assert "<th>|d̄|/SD(d)</th>" in html
+    # What every row shares is said once above the table, not repeated in a column.
+    other = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 2.0, 2.5, 3.0, 4.5], True, task="reconstruction",
+                            metric="test_loss", arm="carafe", reference="bilinear")
+    text = contrasts_markdown([contrast, other])
+    html = MarkdownIt("commonmark").enable("table").render(text)
+    assert text.startswith("All rows: task **reconstruction**.") and "<th>task</th>" not in html
+    assert html.count("<th>") == 9 and html.count("<td>") == 18 and "<td>psnr</td>" in html
+    assert "All rows: task **reconstruction**, metric **psnr**." in contrasts_markdown([contrast])
