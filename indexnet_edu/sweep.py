@@ -515,10 +515,12 @@ def strip_plot(table: ResultsTable, task: str, metric: str | None = None, ax=Non
     """
     from matplotlib.figure import Figure
 
+    from .figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
+
     metric = metric or PRIMARY_METRIC[task]
     names = table.upsamplers(task)
     if ax is None:
-        ax = Figure(figsize=(max(4, 0.5 * len(names) + 1.5), 3.2)).subplots()
+        ax = Figure(figsize=(min(FIGURE_WIDTH_IN, max(4, 0.5 * len(names) + 1.5)), 3.4)).subplots()
     for i, name in enumerate(names):
         values = np.asarray(table.values[(task, name)][metric])
         offsets = np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else np.zeros(1)
@@ -529,13 +531,16 @@ def strip_plot(table: ResultsTable, task: str, metric: str | None = None, ax=Non
     baseline = table.baseline(task, metric)
     if baseline is not None:
         ax.axhline(baseline, color="tab:red", linestyle="--", linewidth=1, label="trivial baseline")
-        ax.legend(fontsize=7, loc="best")
-    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+        above = all(baseline >= v for name in names for v in table.values[(task, name)][metric])
+        ax.annotate("trivial baseline", (1, baseline), xycoords=("axes fraction", "data"), color="tab:red",
+                    xytext=(-3, -3 if above else 3), textcoords="offset points", ha="right",
+                    va="top" if above else "bottom", fontsize=MIN_FONT_PT)  # on its line, not over the dots
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=MIN_FONT_PT)
     direction = "higher" if HIGHER_IS_BETTER.get(metric, True) else "lower"
     ax.set_ylabel(f"{metric} ({direction} is better)")
     seeds = max((len(table.seeds[(task, n)]) for n in names), default=0)
-    ax.set_title(f"{task}{' — ' + label if label else ''}: every seed (dots), mean ± sd (bars), n ≤ {seeds}",
-                 fontsize=9)
+    ax.set_title(f"{task}{' — ' + label if label else ''}\nevery seed (dots), mean ± sd (bars), n ≤ {seeds}",
+                 fontsize=MIN_FONT_PT)
     ax.figure.tight_layout()
     return ax
 

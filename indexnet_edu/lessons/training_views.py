@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
 from ..registry import create_upsampler
 from ..sweep import ResultsTable
 from ..tasks import model_inputs, prediction, score, task_kind, trivial_baseline
@@ -100,7 +101,7 @@ def strip_panels(table: ResultsTable, panels):
 
     from ..sweep import strip_plot
 
-    fig = Figure(figsize=(5.2 * len(panels), 3.6))
+    fig = Figure(figsize=(min(FIGURE_WIDTH_IN, 5.2 * len(panels)), 3.8))
     for ax, (task, metric) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         strip_plot(table, task, metric, ax=ax)
     fig.tight_layout()
@@ -126,7 +127,8 @@ def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arm
     metric, every seed a dot, mean ± SD(d) as an error bar, zero (no difference) as a line.
 
     Differences are signed so that up means "better than the reference" on every metric.
-    Object API only (no pyplot state). Returns the Figure.
+    Sized for the page column (at most three tasks side by side). Object API only (no pyplot
+    state). Returns the Figure.
     """
     from matplotlib.figure import Figure
 
@@ -134,7 +136,7 @@ def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arm
     from ..tasks import HIGHER_IS_BETTER
 
     tasks = list(tasks)
-    fig = Figure(figsize=(4.2 * len(tasks), 3.4))
+    fig = Figure(figsize=(min(FIGURE_WIDTH_IN, 4.2 * len(tasks)), 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
     for ax, task in zip(axes, tasks):
         metric = PRIMARY_METRIC[task]
@@ -147,10 +149,11 @@ def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arm
             colour = "tab:green" if contrast.verdict.startswith("finding") else "black"
             ax.errorbar(i + 0.25, d.mean(), yerr=contrast.std, fmt="o", ms=4, capsize=3, color=colour, zorder=4)
         ax.axhline(0.0, color="grey", linewidth=1)
-        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=MIN_FONT_PT)
         ax.set_ylabel(f"{metric}: better than {reference} →" if sign > 0 else f"{reference} {metric} − arm {metric}")
-        ax.set_title(f"{task} (green: finding)", fontsize=9)
-    fig.tight_layout()
+        ax.set_title(task, fontsize=MIN_FONT_PT)
+    fig.suptitle(f"each arm vs {reference}, up = better: seeds (dots), mean ± SD(d) (bars; green: a finding)",
+                 fontsize=10)
     return fig
 
 
@@ -173,33 +176,65 @@ def roundtrip_figure(image: torch.Tensor, names=("nearest", "bilinear", "max_unp
             for pair, state in zip(reversed(pairs), reversed(states)):
                 x = pair.up(x, state)
         outputs[name] = x[0].clamp(0, 1)
-    fig, axes = plt.subplots(1, len(names) + 1, figsize=(2.6 * (len(names) + 1), 2.8))
+    size = min(2.6, FIGURE_WIDTH_IN / (len(names) + 1))
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(size * (len(names) + 1), size + 0.6))
     for ax, (title, picture) in zip(axes, [("input", image)] + list(outputs.items())):
         ax.imshow(picture.permute(1, 2, 0).numpy())
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=MIN_FONT_PT)
         ax.axis("off")
     fig.suptitle(f"down ×{2 ** stages} and back up, no learning", fontsize=10)
     fig.tight_layout()
     return fig, outputs
 
 
-def prediction_grid(models: dict, batch: dict, count: int = 4):
-    """Rows: samples; columns: the input, the target, then each model's prediction."""
+#: The class names of each segmentation task, in label order (the key under its pictures).
+CLASS_NAMES = {"texture_regions": "TEXTURE_CLASSES", "segmentation": "SEG_CLASSES"}
+#: At most this many pictures in one figure (rows × columns), so each reads at the page column.
+MAX_PANELS = 12
+
+
+def class_names(task: str) -> tuple[str, ...]:
+    """The names of a segmentation task's classes, label 0 first."""
+    from .. import data
+
+    return tuple(getattr(data, CLASS_NAMES[task]))
+
+
+def prediction_grid(models: dict, batch: dict, count: int = 3):
+    """Rows: samples; columns: the input, the target, then each model's prediction. Label maps
+    (segmentation) get a key of their classes under the grid. At most :data:`MAX_PANELS`
+    pictures: with more models, fewer rows.
+
+    Raises:
+        ValueError: not even one row of pictures fits in :data:`MAX_PANELS`.
+    """
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     names = list(models)
     task = next(iter(models.values()))[1].task
     preds = {name: predict(model, config, batch) for name, (model, config) in models.items()}
-    target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[task_kind(task)]
+    kind = task_kind(task)
+    target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[kind]
     columns = ["input", "target"] + names
-    fig, axes = plt.subplots(count, len(columns), figsize=(1.7 * len(columns), 1.7 * count), squeeze=False)
+    count = min(count, MAX_PANELS // len(columns))
+    if count < 1:
+        raise ValueError(f"{len(columns)} columns do not fit in {MAX_PANELS} panels: compare fewer models")
+    size = min(1.7, FIGURE_WIDTH_IN / len(columns))
+    key_height = 0.5 if kind == "segmentation" else 0.0
+    fig, axes = plt.subplots(count, len(columns), figsize=(size * len(columns), size * count + 0.35 + key_height),
+                             squeeze=False, layout="constrained")
     for row in range(count):
         pictures = [batch["image"][row], batch[target_key][row]] + [preds[n][row] for n in names]
         for col, (ax, picture) in enumerate(zip(axes[row], pictures)):
-            _show(ax, picture, task_kind(task), col)
+            _show(ax, picture, kind, col)
             if row == 0:
-                ax.set_title(columns[col], fontsize=8)
-    fig.tight_layout()
+                ax.set_title(columns[col], fontsize=MIN_FONT_PT)
+    if kind == "segmentation":
+        colours = plt.get_cmap("tab10")
+        key = [Patch(color=colours(label), label=f"{label} {name}") for label, name in enumerate(class_names(task))]
+        fig.legend(handles=key, loc="outside lower center", ncol=len(key), fontsize=MIN_FONT_PT,
+                   title="classes", title_fontsize=MIN_FONT_PT, frameon=False)
     return fig
 
 
@@ -233,11 +268,13 @@ def boundary_closeups(models: dict, sample: dict, crop: int = 16):
                 ("true alpha", sample["alpha"][window])]
     for name, (model, config) in models.items():
         pictures.append((name, predict(model, config, batch)[0][window]))
-    fig, axes = plt.subplots(1, len(pictures), figsize=(1.9 * len(pictures), 2.2))
+    size = min(1.9, FIGURE_WIDTH_IN / len(pictures))
+    fig, axes = plt.subplots(1, len(pictures), figsize=(size * len(pictures), size + 0.8))
     for ax, (title, picture) in zip(axes, pictures):
         _show(ax, picture, "matting", 0)
-        ax.set_title(title, fontsize=8)
-    fig.suptitle(f"{crop}×{crop} crop at (row {top}, col {left}), where the unknown band is densest", fontsize=9)
+        ax.set_title(title, fontsize=MIN_FONT_PT)
+    fig.suptitle(f"{crop}×{crop} crop at (row {top}, col {left}), where the unknown band is densest",
+                 fontsize=MIN_FONT_PT)
     fig.tight_layout()
     return fig
 
@@ -251,13 +288,14 @@ def index_map_figure(model, config, sample: dict):
 
     batch = {k: v[None] for k, v in sample.items()}
     maps = model.index_maps(model_inputs(config.task, batch))
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.4 * (len(maps) + 1), 2.6))
+    size = min(2.4, (FIGURE_WIDTH_IN - 0.7) / (len(maps) + 1))
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1) + 0.7, size + 0.7))
     axes[0].imshow(sample["image"].permute(1, 2, 0).numpy())
-    axes[0].set_title("image", fontsize=9)
+    axes[0].set_title("image", fontsize=MIN_FONT_PT)
     for i, (ax, index) in enumerate(zip(axes[1:], maps)):
         shown = index[0].mean(dim=0).numpy()
         im = ax.imshow(shown, cmap="viridis", vmin=0, vmax=1)
-        ax.set_title(f"stage {i} decoder index\n{tuple(index.shape[1:])}", fontsize=8)
+        ax.set_title(f"stage {i} decoder\nindex, {'×'.join(map(str, index.shape[1:]))}", fontsize=MIN_FONT_PT)
     for ax in axes:
         ax.axis("off")
     fig.colorbar(im, ax=list(axes), shrink=0.7)
