@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT, PAGE_WIDTH_IN  # noqa: F401  (the lessons' sizes)
+from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
 
 
 def wrap_title(title: str, width_in: float, fontsize: float = 10.0) -> str:
