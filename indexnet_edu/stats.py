@@ -159,9 +159,9 @@ def paired_contrast(arm_values, reference_values, higher_is_better: bool, *, tas
 
 
 def contrasts_markdown(contrasts, omit_shared: bool = True) -> str:
-    """A markdown table of :class:`PairedContrast` rows: task, metric, contrast, mean d ± SD(d), d per
-    seed, better/n, t-test p, Wilcoxon p, |d̄|/SD(d), verdict (the |d̄| header's bars are escaped, or
-    they would split the column and no renderer would see a table).
+    """A markdown table of :class:`PairedContrast` rows: task · metric, contrast, mean d ± SD(d), d per
+    seed, better/n, the paired t-test and Wilcoxon p-values, |d̄|/SD(d), verdict (the |d̄| header's bars
+    are escaped, or they would split the column and no renderer would see a table).
 
     ``omit_shared``: a task or metric that every row shares is said once, in a line above the
     table, instead of in a column of repeats — the table then fits a page column.
@@ -173,15 +173,15 @@ def contrasts_markdown(contrasts, omit_shared: bool = True) -> str:
             values = {getattr(c, field) for c in contrasts}
             if len(values) == 1:
                 shared[field] = values.pop()
-    columns = [name for name in ("task", "metric") if name not in shared]
-    header = [*columns, "contrast", "mean d ± SD(d)", "d per seed", "better/n", "t-test p", "Wilcoxon p",
-              "\\|d̄\\|/SD(d)", "verdict"]
+    setting = [name for name in ("task", "metric") if name not in shared]
+    header = ([" · ".join(setting)] if setting else []) + [
+        "contrast", "mean d ± SD(d)", "d per seed", "better/n", "p: t-test / Wilcoxon", "\\|d̄\\|/SD(d)", "verdict"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for c in contrasts:
         per_seed = " / ".join(f"{x:+.3g}" for x in c.differences)
-        cells = [getattr(c, name) for name in columns]
+        cells = [" · ".join(getattr(c, name) for name in setting)] if setting else []
         cells += [f"{c.arm} − {c.reference}", f"{c.mean:+.4g} ± {c.std:.2g}", per_seed, f"{c.better}/{c.n}",
-                  f"{c.t_p:.3g}", f"{c.wilcoxon_p:.3g}", f"{c.sd_ratio:.1f}", c.verdict]
+                  f"{c.t_p:.3g} / {c.wilcoxon_p:.3g}", f"{c.sd_ratio:.1f}", c.verdict]
         lines.append("| " + " | ".join(cells) + " |")
     caption = ", ".join(f"{name} **{value}**" for name, value in shared.items())
     return (f"All rows: {caption}.\n\n" if caption else "") + "\n".join(lines)

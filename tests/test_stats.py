@@ -120,7 +120,7 @@ def test_strip_plot_shows_every_seed_and_the_baseline_without_pyplot(tmp_path):
     assert any(line.get_ydata()[0] == pytest.approx(0.07) for line in ax.lines)  # the trivial baseline
 
 
-def test_the_contrasts_table_parses_as_a_ten_column_markdown_table():
+def test_the_contrasts_table_parses_as_an_eight_column_markdown_table():
     """An unescaped bar in the |d̄|/SD(d) header split its column: the book printed every
     contrasts table as one run-on paragraph."""
     from markdown_it import MarkdownIt
@@ -130,13 +130,14 @@ def test_the_contrasts_table_parses_as_a_ten_column_markdown_table():
     contrast = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 1.0, 2.5, 3.0, 4.0], True, task="reconstruction",
                                metric="psnr", arm="hin", reference="bilinear")
     html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast], omit_shared=False))
-    assert html.count("<th>") == 10 and html.count("<td>") == 10
-    assert "<th>|d̄|/SD(d)</th>" in html
+    assert html.count("<th>") == 8 and html.count("<td>") == 8
+    assert "<th>|d̄|/SD(d)</th>" in html and "<td>reconstruction · psnr</td>" in html
+    assert f"<td>{contrast.t_p:.3g} / {contrast.wilcoxon_p:.3g}</td>" in html
     # What every row shares is said once above the table, not repeated in a column.
     other = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 2.0, 2.5, 3.0, 4.5], True, task="reconstruction",
                             metric="test_loss", arm="carafe", reference="bilinear")
     text = contrasts_markdown([contrast, other])
     html = MarkdownIt("commonmark").enable("table").render(text)
     assert text.startswith("All rows: task **reconstruction**.") and "<th>task</th>" not in html
-    assert html.count("<th>") == 9 and html.count("<td>") == 18 and "<td>psnr</td>" in html
+    assert html.count("<th>") == 8 and html.count("<td>") == 16 and "<td>psnr</td>" in html
     assert "All rows: task **reconstruction**, metric **psnr**." in contrasts_markdown([contrast])
