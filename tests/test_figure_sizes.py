@@ -175,6 +175,15 @@ def upsampling_outputs_02():
     return upsampling_snapshots(_upsampling_explorer(), {"stride": 2})
 
 
+def learners_upsampler_10():
+    from indexnet_edu.lessons.exercises import solution
+    from indexnet_edu.widgets import UpsamplingExplorer
+    from indexnet_edu.widgets.snapshots import upsampling_snapshots
+
+    explorer = UpsamplingExplorer(32, zoom=16, extra_upsamplers={"gated_bilinear": solution("gated_bilinear")})
+    return upsampling_snapshots(explorer, {"stride": 2}, names=["nearest", "bilinear", "gated_bilinear"])
+
+
 def upsampling_kernels_02():
     from indexnet_edu.widgets.snapshots import kernel_snapshots
 
@@ -329,7 +338,7 @@ FIGURES = [show_row_01, show_row_03_colorbars, show_row_04_opening, show_row_04_
            pooling_snapshots_02, upsampling_outputs_02, upsampling_kernels_02, roundtrip_05, strip_plot_05,
            prediction_grid_05, matting_sample_06, strip_panels_06, boundary_closeups_06, index_maps_06,
            carafe_vs_index_07, segmentation_grid_07, strip_panels_07, contrast_figure_07, memory_model_08, scaling_08,
-           scaling_memory_08, machine_limit_08, kernels_figure_09, contrast_figure_09]
+           scaling_memory_08, machine_limit_08, kernels_figure_09, contrast_figure_09, learners_upsampler_10]
 
 
 @pytest.fixture(autouse=True)

@@ -115,17 +115,23 @@ def pooling_snapshots(explorer: PoolingExplorer, settings=None, panels=SNAPSHOT_
     return figure
 
 
-def upsampling_snapshots(explorer: UpsamplingExplorer, setting=None, size: float = 2.0):
+def upsampling_snapshots(explorer: UpsamplingExplorer, setting=None, size: float = 2.0, names=None):
     """The upsampling explorer at one setting (default: its stride 2 at its pixel): the input and
     each upsampler's output around the marked pixel, titled with its mean error, three a row.
+    ``names``: the columns shown (default every one of the explorer's, extra upsamplers included).
     The kernels behind the marked pixel are :func:`kernel_snapshots`.
 
-    Returns the matplotlib Figure (object API). Raises as :func:`pooling_snapshots` does.
+    Returns the matplotlib Figure (object API). Raises as :func:`pooling_snapshots` does, and
+    ValueError for a name the explorer does not show.
     """
     _check_explorer(explorer, UpsamplingExplorer)
     setting = {"stride": 2} if setting is None else dict(setting)
+    names = explorer.names if names is None else tuple(names)
+    unknown = [name for name in names if name not in explorer.names]
+    if unknown or not names:
+        raise ValueError(f"names must be some of {explorer.names}, got {list(names)}")
     columns = 3
-    rows = -(-(1 + len(UPSAMPLERS)) // columns)
+    rows = -(-(1 + len(names)) // columns)
     figure = _figure(size * columns, (size + 0.45) * rows + 0.3)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     with _restoring(explorer):
@@ -134,7 +140,7 @@ def upsampling_snapshots(explorer: UpsamplingExplorer, setting=None, size: float
         axes[0].imshow(png_to_array(pictures["input"]), interpolation="nearest")
         axes[0].set_title(f"input (max-pooled ×{explorer.stride})\npixel ({explorer.row}, {explorer.col})",
                           fontsize=MIN_FONT_PT)
-        for axis, name in zip(axes[1:], UPSAMPLERS):
+        for axis, name in zip(axes[1:], names):
             axis.imshow(png_to_array(pictures[f"{name}/output"]), interpolation="nearest")
             axis.set_title(f"{name}\nerror {float(view.errors[name].mean()):.4f}", fontsize=MIN_FONT_PT)
         figure.suptitle(f"upsampling explorer: {explorer.image}, stride {explorer.stride}, zoom {explorer.zoom} px",
