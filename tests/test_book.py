@@ -117,6 +117,9 @@ def test_each_lesson_page_renders_its_figures_and_no_errors(page, book, lesson):
     overflowing = page.evaluate("""() => [...document.querySelectorAll('article div.cell pre')]
         .filter(pre => pre.scrollWidth > pre.clientWidth + 1).map(pre => pre.innerText.slice(0, 80))""")
     assert overflowing == [], f"{lesson}: {len(overflowing)} code blocks wider than the page, e.g. {overflowing[0]!r}"
+    # no output that prints thousands of characters of a value nobody reads (a dict of PNG bytes)
+    longest = max((len(text) for text in page.locator(".cell_output pre").all_inner_texts()), default=0)
+    assert longest < 6000, f"{lesson}: a cell prints {longest} characters"
     # no table wider than the page column (cut off at its edge, or only readable by scrolling)
     wide_tables = page.evaluate("""() => { const right = document.querySelector('article').getBoundingClientRect().right;
         return [...document.querySelectorAll('article table')].filter(t => t.getBoundingClientRect().right > right + 1
