@@ -568,7 +568,7 @@ def report_text(table: ResultsTable, reference: str = "bilinear") -> str:
         if (task, reference) in table.values and len(table.upsamplers(task)) > 1:
             metrics = [PRIMARY_METRIC[task]] + (["grad"] if "grad" in table.metrics(task) else [])
             try:
-                contrasts = contrasts_markdown(table.contrasts(task, reference, metrics))
+                contrasts = contrasts_markdown(table.contrasts(task, reference, metrics), per_seed=True)
             except ValueError as error:  # runs from different machines: say so instead of pairing them
                 contrasts = f"No paired contrasts: {error}."
             sections.append(f"Paired contrasts against {reference}:\n\n{contrasts}\n")

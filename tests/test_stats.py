@@ -129,15 +129,18 @@ def test_the_contrasts_table_parses_as_an_eight_column_markdown_table():
 
     contrast = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 1.0, 2.5, 3.0, 4.0], True, task="reconstruction",
                                metric="psnr", arm="hin", reference="bilinear")
-    html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast], omit_shared=False))
+    html = MarkdownIt("commonmark").enable("table").render(contrasts_markdown([contrast], omit_shared=False,
+                                                                              per_seed=True))
     assert html.count("<th>") == 8 and html.count("<td>") == 8
     assert "<th>|d̄|/SD(d)</th>" in html and "<td>reconstruction · psnr</td>" in html
-    assert f"<td>{contrast.t_p:.3g} / {contrast.wilcoxon_p:.3g}</td>" in html
+    assert f"<td>{contrast.t_p:.2g} / {contrast.wilcoxon_p:.2g}</td>" in html and "<td>+0.5 / +1 / +0.5 / +1 / +1</td>" in html
+    # A page's table leaves the per-seed column out (the strip plot shows the seeds).
+    assert "d per seed" not in contrasts_markdown([contrast]) and "| 5/5 |" in contrasts_markdown([contrast])
     # What every row shares is said once above the table, not repeated in a column.
     other = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 2.0, 2.5, 3.0, 4.5], True, task="reconstruction",
                             metric="test_loss", arm="carafe", reference="bilinear")
     text = contrasts_markdown([contrast, other])
     html = MarkdownIt("commonmark").enable("table").render(text)
     assert text.startswith("All rows: task **reconstruction**.") and "<th>task</th>" not in html
-    assert html.count("<th>") == 8 and html.count("<td>") == 16 and "<td>psnr</td>" in html
+    assert html.count("<th>") == 7 and html.count("<td>") == 14 and "<td>psnr</td>" in html
     assert "All rows: task **reconstruction**, metric **psnr**." in contrasts_markdown([contrast])
