@@ -25,7 +25,7 @@ CHECKPOINT_DIR = laptop_checkpoints_dir()
 PRESET = "laptop"
 
 FADE_CITATION = ("H. Lu, W. Liu, H. Fu, Z. Cao, “FADE: Fusing the Assets of Decoder and Encoder for "
-                 "Task-Agnostic Upsampling”, ECCV 2022, https://arxiv.org/abs/2207.10392")
+                 "Task-Agnostic Upsampling”, ECCV 2022, [arXiv 2207.10392](https://arxiv.org/abs/2207.10392)")
 # FADE's tables (Lu, Liu, Fu, Cao, ECCV 2022): matting on Composition-1k with the A2U ResNet-34 baseline (SAD, MSE, Grad,
 # Conn; lower is better) and ADE20K segmentation with SegFormer-B1 (mIoU, higher is better). Single runs.
 PUBLISHED_MATTING = {"bilinear": (37.31, 0.0103, 21.38, 35.39), "carafe": (41.01, 0.0118, 21.39, 39.01),
@@ -163,8 +163,8 @@ def published_markdown() -> str:
     low, high = REPORTED_BILINEAR_SEGFORMER
     lines += ["", f"Sources: {FADE_CITATION} — matting on Composition-1k with the A2U ResNet-34 baseline, "
               "segmentation with SegFormer-B1; the UPerNet-R50 column is from the SAPA README "
-              f"({SAPA_SOURCE}). Each number is a single run.", "",
+              f"([tiny-smart/sapa]({SAPA_SOURCE})). Each number is a single run.", "",
               f"Spread: the same group reported bilinear SegFormer-B1 at {low} (FADE) and {high} (SAPA README), "
               f"and their segmentation code says ADE20K runs fluctuate by about ±{REPORTED_RUN_TO_RUN_MIOU} mIoU "
-              f"({RUN_TO_RUN_SOURCE})."]
+              f"([tiny-smart/segmentation-with-upsamplers]({RUN_TO_RUN_SOURCE}))."]
     return "\n".join(lines)
