@@ -62,3 +62,13 @@ def user_cache_dir(*parts: str) -> Path:
     for part in parts:
         path = ensure_private_dir(path / part)
     return path
+
+
+def display_path(path) -> str:
+    """``path`` as a reader should see it in a lesson's output: the home folder written ``~``
+    (``/root/.cache/indexnet_edu/...`` → ``~/.cache/indexnet_edu/...``); other paths unchanged."""
+    path = Path(path)
+    try:
+        return str(Path("~") / path.resolve().relative_to(Path.home().resolve()))
+    except (ValueError, RuntimeError, OSError):  # outside the home folder, or no home at all
+        return str(path)

@@ -37,6 +37,7 @@ import torch
 
 from ._checks import check_flag
 from .bench.machine import cpu_model
+from .cache import display_path
 from .checkpoint import atomic_write_json, atomic_write_text
 from .cost import CostRow, cost_table
 from .custom_upsampler import CustomResampler, as_resampler, check_upsampler, module_fingerprint
@@ -113,7 +114,7 @@ class Comparison:
                   for row in self.costs]
         lines += ["", "References: " + "; ".join(f"{task}/{arm} {source}"
                                                   for (task, arm), source in self.reference_sources.items()),
-                  "", f"Files in `{self.out}`: " + ", ".join(p.name for p in self.files)]
+                  "", f"Files in `{display_path(self.out)}`: " + ", ".join(p.name for p in self.files)]
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:

@@ -196,3 +196,13 @@ def test_an_uncreatable_lesson_cache_falls_back_to_a_private_temporary_folder(tm
     assert first.is_dir() and mode(first) == 0o700
     assert lesson_results_dir(7) == first  # the same folder for the rest of the session, said once
     first.rmdir()
+
+
+def test_paths_in_lesson_output_show_the_home_folder_as_a_tilde(tmp_path):
+    from pathlib import Path
+
+    from indexnet_edu.cache import display_path
+
+    assert display_path(Path.home() / ".cache" / "indexnet_edu" / "x") == str(Path("~/.cache/indexnet_edu/x"))
+    outside = tmp_path if not str(tmp_path).startswith(str(Path.home())) else Path("/")
+    assert display_path(outside) == str(outside)

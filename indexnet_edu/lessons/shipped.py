@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..cache import display_path
 from ..shipped_files import (SWEEP_COMMAND, ShippedDataMissing, laptop_checkpoints_dir, laptop_results_dir, require,
                              successor_results_dir)
 from ..sweep import ResultsTable, job_dir, load_results, result_path
@@ -128,7 +129,7 @@ def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = Fal
     run_dir = job_dir(out or lesson_results_dir(config.steps) / PRESET, task, upsampler, seed)
     if not (run_dir / "results.json").exists():
         print(f"Training {task}/{upsampler} (seed {seed}) here: {config.steps} steps of the laptop preset "
-              f"on {config.n_train} images; the run is kept in {run_dir}.")
+              f"on {config.n_train} images; the run is kept in {display_path(run_dir)}.")
         train(config, run_dir, resume=True, progress=progress)
     return load_trained_model(run_dir)
 
@@ -149,7 +150,7 @@ def rerun_one_seed(task: str, upsamplers, seed: int = 0, steps: int | None = Non
     length = make_config(task, upsamplers[0], PRESET, seed, steps=steps).steps
     out = out or lesson_results_dir(length) / PRESET
     print(f"Training {', '.join(upsamplers)} on {task} (seed {seed}) here: {length} steps each; runs already "
-          f"finished in {out} are reused.")
+          f"finished in {display_path(out)} are reused.")
     return run_sweep([task], upsamplers, [seed], PRESET, out, steps=steps, in_process=True, progress=progress)
 
 
