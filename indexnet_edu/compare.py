@@ -44,7 +44,7 @@ from .custom_upsampler import CustomResampler, as_resampler, check_upsampler, mo
 from .registry import available_upsamplers, registered_upsampler
 from .shipped_files import RESULT_SETS, shipped_root
 from .sweep import (PRIMARY_METRIC, ResultsTable, _check_names, _save_figure_atomically, load_results,
-                    result_path, run_sweep, strip_plot)
+                    machine_model, result_path, run_sweep, strip_plot)
 
 #: Tasks compared by default: the three every shipped result set holds.
 DEFAULT_TASKS = ("reconstruction", "texture_regions", "matting_noskip")
@@ -150,8 +150,7 @@ def _check_arguments(factory, name, tasks, preset, seeds, against):
 
 def _pairing_key(results: dict) -> tuple:
     machine = results.get("machine") or {}
-    return (machine.get("device"), machine.get("gpu") or machine.get("cpu_model"), results.get("torch"),
-            machine.get("torch_threads"))
+    return machine.get("device"), machine_model(results), results.get("torch"), machine.get("torch_threads")
 
 
 def _here_key() -> tuple:

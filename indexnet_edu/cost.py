@@ -72,6 +72,8 @@ class CostRow:
 def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, seed: int = 0) -> list[CostRow]:
     """Parameters and FLOPs of one stage of each upsampler (default: all registered) for a
     1×channels×size×size feature; size must be divisible by stride."""
+    from .registry import available_upsamplers, create_upsampler, upsampler_spec  # the registry sits above this layer
+
     channels = check_positive_int(channels, "channels")
     size = check_positive_int(size, "size")
     stride = check_positive_int(stride, "stride")
@@ -80,8 +82,6 @@ def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, 
     seed = check_seed(seed, "seed")
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(1, channels, size, size, generator=generator)
-    from .registry import available_upsamplers, create_upsampler, upsampler_spec
-
     names = available_upsamplers() if names is None else list(names)
     rows = []
     with torch.random.fork_rng(devices=[]):

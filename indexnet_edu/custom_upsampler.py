@@ -125,21 +125,19 @@ def check_upsampler(factory, channels=(16, 32, 64), stride: int = 2) -> None:
         UpsamplerContractError (a ValueError): the first rule broken, saying what was expected
             and what came (a constructor or forward that raises is reported with its call).
     """
-    if not callable(factory):
-        raise TypeError(f"expected a class or function called as factory(channels, stride), got "
-                        f"{type(factory).__name__}")
+    build = as_resampler(factory)  # TypeError when factory is not callable
     stride = check_positive_int(stride, "stride")
     widths = [channels] if isinstance(channels, int) else list(channels)
     with torch.random.fork_rng(devices=[]):  # building the module draws its initial weights: not from the caller's RNG
-        _check_widths(factory, widths, stride)
+        _check_widths(build, widths, stride)
 
 
-def _check_widths(factory, widths, stride: int) -> None:
+def _check_widths(build, widths, stride: int) -> None:
     h, w = PROBE_LOW_RES
     generator = torch.Generator().manual_seed(0)
     for c in widths:
         c = check_positive_int(c, "channels")
-        stage = as_resampler(factory)(c, stride)
+        stage = build(c, stride)
         name = type(stage.module).__name__ if isinstance(stage, CustomResampler) else type(stage).__name__
         x = torch.randn(2, c, h * stride, w * stride, generator=generator)
         y = F.max_pool2d(x, stride)

@@ -468,6 +468,13 @@ class ResultsTable:
         return len(self.values)
 
 
+def machine_model(results: dict) -> str | None:
+    """The processor a results file's run trained on: its GPU's name, else its CPU model (None if
+    not recorded). Runs of one seed pair only when this agrees."""
+    machine = results.get("machine") or {}
+    return machine.get("gpu") or machine.get("cpu_model")
+
+
 def load_results(directory, preset: str | None = None, tasks=None, upsamplers=None, seeds=None) -> ResultsTable:
     """Collect ``directory/<task>/<upsampler>/seed<k>.json`` files (optionally of one preset,
     some tasks, upsamplers, seeds), seeds ascending.
@@ -502,8 +509,7 @@ def load_results(directory, preset: str | None = None, tasks=None, upsamplers=No
         for metric, value in results.get("baseline", {}).items():
             table.baselines.setdefault((task, upsampler), {}).setdefault(metric, []).append(float(value))
         table.seeds.setdefault((task, upsampler), []).append(seed)
-        machine = results.get("machine") or {}
-        table.machines.setdefault((task, upsampler), []).append(machine.get("gpu") or machine.get("cpu_model"))
+        table.machines.setdefault((task, upsampler), []).append(machine_model(results))
     return table
 
 
