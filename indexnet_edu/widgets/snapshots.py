@@ -138,7 +138,7 @@ def upsampling_snapshots(explorer: UpsamplingExplorer, setting=None, size: float
         pictures = explorer.draw(**setting)
         view = explorer.view
         axes[0].imshow(png_to_array(pictures["input"]), interpolation="nearest")
-        axes[0].set_title(f"input (max-pooled ×{explorer.stride})\npixel ({explorer.row}, {explorer.col})",
+        axes[0].set_title(f"input (high-res)\npixel ({explorer.row}, {explorer.col})",
                           fontsize=MIN_FONT_PT)
         for axis, name in zip(axes[1:], names):
             axis.imshow(png_to_array(pictures[f"{name}/output"]), interpolation="nearest")
