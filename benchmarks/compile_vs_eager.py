@@ -21,7 +21,7 @@ import torch
 
 from indexnet_edu.bench.measure import median_times
 from indexnet_edu.checkpoint import atomic_write_json, output_dir_argument
-from indexnet_edu.registry import create_upsampler
+from indexnet_edu.upsamplers.registry import create_upsampler
 
 MODULES = ("carafe", "fade", "sapa")
 OUT = Path(__file__).resolve().parent / "results" / "compile_vs_eager.json"

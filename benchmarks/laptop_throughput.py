@@ -35,8 +35,9 @@ def _worker(task: str, upsampler: str, threads: int, channels_last: bool, steps:
     import torch
     from torch.utils.data import DataLoader
 
-    from indexnet_edu.tasks import build_model, loss_fn, model_inputs
-    from indexnet_edu.train import StepBatchSampler, _load_data, make_config
+    from indexnet_edu.experiments.tasks import build_model, loss_fn, model_inputs
+    from indexnet_edu.experiments.train import StepBatchSampler, _load_data
+    from indexnet_edu.experiments.config import make_config
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

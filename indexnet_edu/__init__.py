@@ -1,30 +1,30 @@
 """indexnet_edu — learn what an index function is by touching one.
 
-Layers (lower never imports higher): index maths (:mod:`indexing`, :mod:`recipes`,
-:mod:`reassembly`) → building blocks (:mod:`index_blocks`, :mod:`carafe_module`,
-:mod:`dysample`, :mod:`a2u`, :mod:`fade`, :mod:`sapa`, :mod:`resamplers`) → the upsampler
-:mod:`registry` (and :mod:`custom_upsampler`, a learner's module as a registry entry) → data,
-models, training, sweeps → :mod:`compare` (``compare_upsampler``: a learner's upsampler
-against the shipped arms).
+The folders are the layers, lower never importing higher: :mod:`.ops` (index maths as pure
+functions: indexing, recipes, reassembly and its backends) → :mod:`.upsamplers` (one module per
+operator, the registry, a learner's own module as an entry) → :mod:`.data`, :mod:`.models` →
+:mod:`.experiments` (tasks, training, sweeps, results, statistics, ``compare_upsampler``) and
+:mod:`.bench` → :mod:`.gpu_programme` → :mod:`.widgets` → :mod:`.lessons`. The names below are
+the library's public face; everything else is imported by module path.
 """
-from .a2u import A2U
-from .carafe_module import CARAFE
-from .dysample import DySample
-from .fade import FADE
-from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock, normalise_index
-from .indexing import indexed_pool, indexed_upsample
-from .reassembly import carafe, reassemble
-from .recipes import average_index, bilinear_kernels, max_index, nearest_index, softmax_index
-from .registry import (UpsamplerSpec, available_upsamplers, create_upsampler, create_upsamplers,
-                       register_upsampler, upsampler_spec)
-from .resamplers import Resampler
-from .sapa import SAPA
+from .ops.indexing import indexed_pool, indexed_upsample
+from .ops.reassembly import carafe, reassemble
+from .ops.recipes import average_index, bilinear_kernels, max_index, nearest_index, softmax_index
+from .upsamplers.a2u import A2U
+from .upsamplers.carafe import CARAFE
+from .upsamplers.dysample import DySample
+from .upsamplers.fade import FADE
+from .upsamplers.index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock, normalise_index
+from .upsamplers.registry import (UpsamplerSpec, available_upsamplers, create_upsampler, create_upsamplers,
+                                  register_upsampler, upsampler_spec)
+from .upsamplers.resamplers import Resampler
+from .upsamplers.sapa import SAPA
 
 __version__ = "0.1.0"
 
 # Bring your own upsampler: loaded on first use (they pull in training and the shipped results).
-_LAZY = {"compare_upsampler": "compare", "Comparison": "compare", "check_upsampler": "custom_upsampler",
-         "UpsamplerContractError": "custom_upsampler"}
+_LAZY = {"compare_upsampler": "experiments.compare", "Comparison": "experiments.compare",
+         "check_upsampler": "upsamplers.custom", "UpsamplerContractError": "upsamplers.custom"}
 
 
 def __getattr__(name: str):

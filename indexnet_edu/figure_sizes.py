@@ -4,7 +4,7 @@ The book (and JupyterLab) shows a figure as the PNG the inline backend saves —
 dpi, matplotlib's default 100, with a tight bounding box — scaled down to the page column if it
 is wider. A figure no wider than the column is shown at its own size, so a font of s pt reads as
 s pt. Figures here are made at most :data:`FIGURE_WIDTH_IN` wide and draw no text under
-:data:`MIN_FONT_PT`; tests/test_figure_sizes.py checks every figure a lesson shows. No imports:
+:data:`MIN_FONT_PT`; tests/lessons/test_figure_sizes.py checks every figure a lesson shows. No imports:
 any layer that draws may use it.
 """
 

@@ -26,7 +26,7 @@ DATA_FOLDER = "_shipped"
 #: Copies the checkout's results/laptop and benchmarks/results into the package.
 REFRESH_COMMAND = "python tools/refresh_shipped_data.py"
 #: Makes the laptop results (then refresh): the command the shipped folder's README records.
-SWEEP_COMMAND = "python -m indexnet_edu.sweep --preset laptop --jobs 2 --out results/laptop"
+SWEEP_COMMAND = "python -m indexnet_edu.experiments.sweep --preset laptop --jobs 2 --out results/laptop"
 #: The result sets that ship: folder name under ``results/`` and under the package's data folder.
 RESULT_SETS = ("laptop", "laptop_successors")
 #: Makes the committed benchmark run (then refresh).

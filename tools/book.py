@@ -3,8 +3,8 @@
     python tools/book.py                     # → build/book/html/index.html (what `make book` runs)
     python tools/book.py --out /tmp/book     # → /tmp/book/html/index.html
 
-The sources are staged in OUT/src: docs/book (conf.py, the landing page) plus a copy of
-notebooks/*.ipynb. Executed notebooks are cached by jupyter-cache under build/book-cache/<key>,
+The sources are staged in OUT/src: docs/book (conf.py, the landing page, the reference pages
+completed from the project's files by tools/reference_pages.py) plus a copy of notebooks/*.ipynb. Executed notebooks are cached by jupyter-cache under build/book-cache/<key>,
 the key being a digest of the package's source: a rebuild re-executes only notebooks whose code
 changed, and never reuses outputs made by other package code. A failing cell fails the build.
 """
@@ -26,6 +26,9 @@ sys.path.insert(0, str(REPO))  # the checkout's package, also when it is not ins
 from indexnet_edu.checkpoint import (LOCKED_EXIT_CODE, RunLockedError, exclusive_run_lock,  # noqa: E402
                                      output_dir_argument)
 from indexnet_edu.lessons.env import package_digest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_pages import render_folder  # noqa: E402
 
 BOOK_SOURCE = REPO / "docs" / "book"
 DEFAULT_OUT = REPO / "build" / "book"
@@ -85,11 +88,13 @@ def stage_notebook(notebook: Path, target: Path) -> None:
 
 
 def stage(out: Path) -> Path:
-    """OUT/src: the book's configuration and landing page beside a fresh copy of the lessons."""
+    """OUT/src: the book's configuration, landing page and reference pages (their generated
+    sections filled in) beside a fresh copy of the lessons."""
     source = out / "src"
     if source.exists():
         shutil.rmtree(source)
     shutil.copytree(BOOK_SOURCE, source, ignore=shutil.ignore_patterns("__pycache__"))
+    render_folder(BOOK_SOURCE / "reference", source / "reference")
     stage_mathjax(source / "_static")
     for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
         stage_notebook(notebook, source / notebook.name)

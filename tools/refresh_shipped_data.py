@@ -10,7 +10,7 @@ Sources (what the tools write in a checkout) → package (``indexnet_edu/_shippe
   result set (``laptop``, ``laptop_successors``)
 * ``benchmarks/results/<name>`` for each name in ``BENCHMARK_FILES`` → ``benchmarks/<name>``
 
-The shipped checkpoints live only in the package (``ship_checkpoint`` writes them there).
+The shipped checkpoints live only in the package (``tools/ship_checkpoint.py`` writes them there).
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ._checks import check_odd_kernel, check_positive_int, check_seed
+from .._checks import check_odd_kernel, check_positive_int, check_seed
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -26,7 +26,7 @@ def count_flops(fn, *inputs) -> int:
     products the counter sees in full; the compiled kernels are invisible to it, and the naive
     formulation (multiply then sum) would count 0 — use :func:`reassembly_flops` for those.
     """
-    from .reassembly import use_implementation
+    from ..ops.reassembly import use_implementation
 
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
@@ -72,7 +72,7 @@ class CostRow:
 def cost_table(channels: int = 64, size: int = 64, stride: int = 2, names=None, seed: int = 0) -> list[CostRow]:
     """Parameters and FLOPs of one stage of each upsampler (default: all registered) for a
     1×channels×size×size feature; size must be divisible by stride."""
-    from .registry import available_upsamplers, create_upsampler, upsampler_spec  # the registry sits above this layer
+    from ..upsamplers.registry import available_upsamplers, create_upsampler, upsampler_spec  # the registry sits above this layer
 
     channels = check_positive_int(channels, "channels")
     size = check_positive_int(size, "size")

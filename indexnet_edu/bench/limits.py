@@ -9,7 +9,7 @@ same interleaved run as the implementations (so a busy neighbour slows them alik
   bandwidth of a large tensor copy (read + write bytes per second).
 
 For reassembly (y B×C×h×w, k×k kernels, scale s; Wang et al., CARAFE, ICCV 2019) the forward
-is 2·k²·C·s²·h·w FLOPs (:func:`indexnet_edu.cost.reassembly_flops`) and moves y, the kernels
+is 2·k²·C·s²·h·w FLOPs (:func:`indexnet_edu.bench.cost.reassembly_flops`) and moves y, the kernels
 and the output; the backward does that arithmetic twice more (dL/dW and dL/dy) and moves
 y, the kernels and dL/dout in, dL/dy and dL/dW out. "× limit" is measured time / limit: 1 is
 the machine's speed, 3 is the issue's goal for the fused CPU kernel.
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import torch
 
-from ..cost import reassembly_flops
-from ..reassembly import choose_implementation, reassemble
+from .cost import reassembly_flops
+from ..ops.reassembly import choose_implementation, reassemble
 from .measure import median_times
 from .naive import naive_reassemble
 
@@ -154,7 +154,7 @@ def numba_breakdown(inputs, repeats: int = 7) -> dict | None:
     Args:
         inputs: (y, kernels, grad_out, spec) as from :func:`indexnet_edu.bench.suite.target_inputs`.
     """
-    from ..kernels import numba_cpu
+    from ..ops.kernels import numba_cpu
 
     y, kernels, grad_out, spec = inputs
     if not numba_cpu.supports(y, kernels):

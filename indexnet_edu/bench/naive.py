@@ -13,13 +13,13 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from ..reassembly import check_reassembly_args, pad_for_kernel
+from ..ops.reassembly import check_reassembly_args, pad_for_kernel
 
 
 def naive_reassemble(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int = 2,
                      groups: int = 1, padding: str = "zeros") -> torch.Tensor:
     """Reassembly by "unfold, nearest-upsample the patches, multiply, sum" (same contract as
-    :func:`indexnet_edu.reassembly.reassemble`).
+    :func:`indexnet_edu.ops.reassembly.reassemble`).
 
     Args:
         y: B×C×h×w; kernels: B×(G·k²)×(s·h)×(s·w); see ``reassemble``.

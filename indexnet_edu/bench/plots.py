@@ -8,7 +8,7 @@ import zlib
 import matplotlib.pyplot as plt
 from matplotlib.ticker import NullFormatter
 
-from ..cost import naive_reassembly_values
+from .cost import naive_reassembly_values
 from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
 
 # One colour per series, the same in every figure (tab10/tab20 hues, no two alike).
@@ -51,7 +51,7 @@ def fast_working_values(channels: int, height: int, width: int, kernel_size: int
     padded input and its channels-last copy, the kernels regrouped by row, a chunk of rows of
     patches and of products (as many rows as fit in ``_CHUNK_VALUES`` patch values), and an
     output-sized staging buffer laid out by rows."""
-    from ..reassembly import _CHUNK_VALUES
+    from ..ops.kernels.torch_blas import _CHUNK_VALUES
 
     area, phases = kernel_size**2, scale**2
     padded = (height + kernel_size - 1) * (width + kernel_size - 1)

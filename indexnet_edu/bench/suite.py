@@ -18,10 +18,10 @@ import torch.nn.functional as F
 from .._progress import tqdm
 
 from ..checkpoint import atomic_write_text
-from ..cost import count_flops, count_parameters, naive_reassembly_values, reassembly_flops
-from ..indexing import indexed_upsample
-from ..reassembly import reassemble
-from ..registry import available_upsamplers, create_upsampler
+from .cost import count_flops, count_parameters, naive_reassembly_values, reassembly_flops
+from ..ops.indexing import indexed_upsample
+from ..ops.reassembly import reassemble
+from ..upsamplers.registry import available_upsamplers, create_upsampler
 from .limits import machine_limit_report, numba_breakdown, reassembly_work
 from .machine import machine_report
 from .measure import median_times, peak_extra_bytes
@@ -29,7 +29,7 @@ from .naive import naive_reassemble
 
 #: The pair's input for the per-upsampler table: x is 1×64×64×64 (pooled to 32×32, restored).
 STANDARD = {"batch": 1, "channels": 64, "size": 64}
-#: The reassembly targets: y is 1×256×64×64, k=5, ×2, one group (issue 5).
+#: The reassembly targets: y is 1×256×64×64, k=5, ×2, one group.
 TARGET = {"batch": 1, "channels": 256, "size": 64, "kernel_size": 5, "scale": 2, "groups": 1}
 #: One upsampler of each family for the scaling curves (all variants are in the main table).
 SCALING_NAMES = ("nearest", "bilinear", "deconv", "pixel_shuffle", "max_unpool", "carafe", "dysample",

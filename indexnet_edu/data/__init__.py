@@ -1,4 +1,4 @@
-"""Data for the three experiments, generated from a seed — nothing is downloaded.
+"""Data for the experiments, generated from a seed — nothing is downloaded.
 
 >>> from indexnet_edu.data import make_dataset, make_loader, TASKS
 >>> ds = make_dataset("matting", split="train", n=256, size=64, seed=0)

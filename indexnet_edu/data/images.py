@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_int
 
 # Only images bundled inside the scikit-image wheel (skimage.data loads them from disk).
 IMAGES = ("astronaut", "camera", "chelsea", "coffee", "rocket", "immunohistochemistry")

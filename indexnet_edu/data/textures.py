@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..images import IMAGES, load_image
+from .images import IMAGES, load_image
 from .drawing import rotated_frame
 
 TEXTURE_KINDS = ("photo", "smooth", "stripes", "checker", "fractal")

@@ -6,7 +6,7 @@
 
 ``MyUpsampler(channels, stride)`` returns a module whose ``forward(y)`` (or ``forward(y, x)``,
 x the encoder feature) upsamples a B×C×h×w map by ``stride``
-(:mod:`indexnet_edu.custom_upsampler` has the contract, checked before anything trains).
+(:mod:`indexnet_edu.upsamplers.custom` has the contract, checked before anything trains).
 
 **Pairing.** Within a seed every arm of the light model starts from the same shared weights and
 sees the same batches (:mod:`indexnet_edu.models.light`), so the per-seed difference between two
@@ -19,7 +19,7 @@ shipped results when they were made under those same conditions (then ONLY your 
 and trained here, on the same seeds, when they were not (another preset or ``steps``, another
 processor or torch). The returned :class:`Comparison` says which for every reference.
 
-The contrasts use the suite's decision rule (:mod:`indexnet_edu.stats`): a *finding* needs all
+The contrasts use the suite's decision rule (:mod:`indexnet_edu.experiments.stats`): a *finding* needs all
 n ≥ 5 paired differences of one sign and |mean d| > 3·SD(d); anything else is "no detectable
 difference". Everything is written atomically into ``out``; a stopped call resumes where it
 stopped when called again (finished runs are kept, an interrupted one continues from its
@@ -35,16 +35,18 @@ from pathlib import Path
 
 import torch
 
-from ._checks import check_flag
-from .bench.machine import cpu_model
-from .cache import display_path
-from .checkpoint import atomic_write_json, atomic_write_text
-from .cost import CostRow, cost_table
-from .custom_upsampler import CustomResampler, as_resampler, check_upsampler, module_fingerprint
-from .registry import available_upsamplers, registered_upsampler
-from .shipped_files import RESULT_SETS, shipped_root
-from .sweep import (PRIMARY_METRIC, ResultsTable, _check_names, _save_figure_atomically, load_results,
-                    machine_model, result_path, run_sweep, strip_plot)
+from .._checks import check_flag
+from ..bench.cost import CostRow, cost_table
+from ..bench.machine import cpu_model
+from ..cache import display_path
+from ..checkpoint import atomic_write_json, atomic_write_text
+from ..shipped_files import RESULT_SETS, shipped_root
+from ..upsamplers.custom import CustomResampler, as_resampler, check_upsampler, module_fingerprint
+from ..upsamplers.registry import available_upsamplers, registered_upsampler
+from .config import PRESETS, config_differences, make_config
+from .results import ResultsTable, _save_figure_atomically, load_results, machine_model, result_path, strip_plot
+from .sweep import _check_names, run_sweep
+from .tasks import task_spec
 
 #: Tasks compared by default: the three every shipped result set holds.
 DEFAULT_TASKS = ("reconstruction", "texture_regions", "matting_noskip")
@@ -63,7 +65,7 @@ class Comparison:
     """What :func:`compare_upsampler` found.
 
     ``table``: per-seed results of the new arm and its references; ``contrasts``: new arm −
-    reference per task and metric (:class:`~indexnet_edu.stats.PairedContrast`); ``costs``: one
+    reference per task and metric (:class:`~indexnet_edu.experiments.stats.PairedContrast`); ``costs``: one
     stage at 64 channels, 64×64 → its cost row and forward milliseconds measured here;
     ``reference_sources``: ``{(task, arm): "shipped: <set> (<machine>)" or "trained here"}``;
     ``files``: what was written in ``out``.
@@ -81,7 +83,7 @@ class Comparison:
 
     def contrast(self, task: str, reference: str = "bilinear", metric: str | None = None):
         """The new arm − ``reference`` contrast on ``task`` (default metric: the task's primary one)."""
-        metric = metric or PRIMARY_METRIC[task]
+        metric = metric or task_spec(task).primary_metric
         for c in self.contrasts:
             if (c.task, c.reference, c.metric) == (task, reference, metric):
                 return c
@@ -130,7 +132,6 @@ _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
 def _check_arguments(factory, name, tasks, preset, seeds, against):
-    from .train import PRESETS
 
     if not callable(factory):
         raise TypeError(f"upsampler must be a class or function called as upsampler(channels, stride), got "
@@ -161,7 +162,6 @@ def _here_key() -> tuple:
 
 def _shipped_reference(task: str, arm: str, seeds, preset: str, steps) -> tuple[str, list] | None:
     """(set name, per-seed results) of a shipped set that pairs with runs made here, or None."""
-    from .train import config_differences, make_config
 
     if preset != SHIPPED_PRESET or steps is not None:
         return None
@@ -207,8 +207,8 @@ def _check_manifest(out: Path, manifest: dict) -> None:
 
 
 def _measure_costs(names) -> tuple[list[CostRow], dict]:
-    from .bench.measure import median_times
-    from .registry import create_upsampler
+    from ..bench.measure import median_times
+    from ..upsamplers.registry import create_upsampler
 
     rows = cost_table(COST_CHANNELS, COST_SIZE, names=names)
     x = torch.randn(1, COST_CHANNELS, COST_SIZE, COST_SIZE, generator=torch.Generator().manual_seed(0))
@@ -232,9 +232,9 @@ def compare_upsampler(upsampler, name: str, tasks=DEFAULT_TASKS, preset: str = "
 
     Args:
         upsampler: ``upsampler(channels, stride)`` → ``nn.Module`` (``forward(y)`` or ``forward(y, x)``,
-            B×C×h×w → B×C×s·h×s·w), or a :class:`~indexnet_edu.resamplers.Resampler` subclass.
+            B×C×h×w → B×C×s·h×s·w), or a :class:`~indexnet_edu.upsamplers.resamplers.Resampler` subclass.
         name: your arm's name (lower case, digits, ``_``; not a name the suite already has).
-        tasks: some of :data:`~indexnet_edu.tasks.TASKS` (default: the three every shipped set holds).
+        tasks: some of :data:`~indexnet_edu.experiments.tasks.TASKS` (default: the three every shipped set holds).
         preset: ``"laptop"`` pairs with the shipped results (seconds per run on a laptop CPU);
             ``"quick"`` (a smaller test set) and ``"full"`` train the references here too.
         seeds: paired seeds (default the shipped five; a finding needs n ≥ 5).
@@ -246,13 +246,12 @@ def compare_upsampler(upsampler, name: str, tasks=DEFAULT_TASKS, preset: str = "
     strip plot per task and metric (``<task>_<metric>.png``), each written atomically.
 
     Raises:
-        TypeError / :class:`~indexnet_edu.custom_upsampler.UpsamplerContractError` (a ValueError):
+        TypeError / :class:`~indexnet_edu.upsamplers.custom.UpsamplerContractError` (a ValueError):
             the module breaks the contract — before anything trains.
         ValueError: a taken or malformed ``name``, unknown tasks, arms or preset, bad seeds, or
             ``out`` holding another module's runs under this name.
-        :class:`~indexnet_edu.sweep.SweepInterrupted`: Ctrl-C; the same call resumes.
+        :class:`~indexnet_edu.experiments.sweep.SweepInterrupted`: Ctrl-C; the same call resumes.
     """
-    from .train import make_config
 
     tasks, against, seeds = _check_arguments(upsampler, name, tasks, preset, seeds, against)
     progress = check_flag(progress, "progress")
@@ -295,7 +294,7 @@ def compare_upsampler(upsampler, name: str, tasks=DEFAULT_TASKS, preset: str = "
         table = load_results(out, preset=preset, tasks=tasks, upsamplers=[name, *against], seeds=seeds)
         contrasts = []
         for task in tasks:
-            metrics = [PRIMARY_METRIC[task]] + (["grad"] if "grad" in table.metrics(task) else [])
+            metrics = [task_spec(task).primary_metric] + (["grad"] if "grad" in table.metrics(task) else [])
             contrasts += [table.contrast(task, name, arm, metric) for arm in against for metric in metrics]
         costs, forward_ms = _measure_costs([name, *against])
 

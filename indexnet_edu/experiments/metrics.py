@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from ._checks import check_positive_int, check_positive_real
+from .._checks import check_positive_int, check_positive_real
 
 UNKNOWN = 128
 CONNECTIVITY_THRESHOLDS = np.arange(1, 11) / 10  # 0.1 … 1.0, each the double nearest k/10

@@ -17,7 +17,7 @@ Why this rule: with n = 5 the smallest possible two-sided Wilcoxon or sign-flip 
 sign test at 1/32 = 0.031, and the 3·SD(d) bar makes the effect large next to its own noise
 (it implies a paired t statistic above 3·√5 ≈ 6.7).
 
-The "learned at all" gate (:func:`indexnet_edu.tasks.learned_at_all`, every seed must beat the
+The "learned at all" gate (:func:`indexnet_edu.experiments.tasks.learned_at_all`, every seed must beat the
 trivial baseline by a stated margin, fixed before the runs) comes first: when *neither* arm of
 a contrast passes it, the difference is between two models that have not learned the task —
 for argmax metrics that is noise around the trivial solution — and the verdict is

@@ -20,88 +20,124 @@ to the argmax metrics, and compared with :func:`trivial_baseline` by :func:`lear
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import NamedTuple
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_choice
-from .models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
-from .models.indexnet_matting import check_unit_trimap
+from .._checks import check_choice
+from ..data import NUM_SEG_CLASSES, NUM_TEXTURE_CLASSES
+from ..models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
+from ..models.light import DEFAULT_WIDTHS
+from ..models.indexnet_matting import check_unit_trimap
+from ..upsamplers.registry import available_upsamplers, upsampler_spec
 
-TASKS = ("matting", "matting_noskip", "reconstruction", "segmentation", "texture_regions")
 MODEL_KINDS = ("light", "indexnet")
 CHARBONNIER_EPS = 1e-6
 # Which metrics go up when a model gets better (the rest go down).
 HIGHER_IS_BETTER = {"psnr": True, "miou": True, "boundary_iou": True, "pixel_accuracy": True,
                     "sad": False, "mse": False, "grad": False, "conn": False, "test_loss": False}
-# Each task's data set and kind of output (matting_noskip trains on the matting data).
-_DATA_TASK = {"matting": "matting", "matting_noskip": "matting", "reconstruction": "reconstruction",
-              "segmentation": "segmentation", "texture_regions": "texture_regions"}
-_KIND = {"matting": "matting", "matting_noskip": "matting", "reconstruction": "reconstruction",
-         "segmentation": "segmentation", "texture_regions": "segmentation"}
-_SKIPS = {"matting": True, "matting_noskip": False, "reconstruction": False, "segmentation": True,
-          "texture_regions": True}
-BOUNDARY_WIDTH = {"texture_regions": 2}  # px; other segmentation tasks use Boundary IoU's default
-# "Learned at all" (checked before any ranking is shown): the trained model must beat the trivial
-# baseline by this margin on the task's primary metric — matting SAD ≤ 0.6 × the alpha-0.5
-# baseline's, reconstruction PSNR ≥ baseline + 3 dB, segmentation mIoU ≥ 2 × the majority-class
-# baseline's.
-LEARNED_MARGIN = {"matting": ("sad", "ratio", 0.6), "reconstruction": ("psnr", "plus", 3.0),
-                  "segmentation": ("miou", "ratio", 2.0)}
 
 
-def data_task(task: str) -> str:
-    """The data set a task trains on (``matting_noskip`` → ``matting``)."""
-    return _DATA_TASK[check_choice(task, "task", TASKS)]
+class Gate(NamedTuple):
+    """"Learned at all", checked before any ranking is shown: the trained model must beat the
+    trivial baseline on ``metric`` by ``margin`` — as a factor (``rule="ratio"``) or an
+    addition (``rule="plus"``)."""
+
+    metric: str
+    rule: str
+    margin: float
 
 
-def task_kind(task: str) -> str:
-    """"matting", "reconstruction" or "segmentation": what the output is and how it is scored."""
-    return _KIND[check_choice(task, "task", TASKS)]
+# Matting SAD ≤ 0.6 × the alpha-0.5 baseline's; reconstruction PSNR ≥ baseline + 3 dB;
+# segmentation mIoU ≥ 2 × the majority-class baseline's.
+MATTING_GATE = Gate("sad", "ratio", 0.6)
+RECONSTRUCTION_GATE = Gate("psnr", "plus", 3.0)
+SEGMENTATION_GATE = Gate("miou", "ratio", 2.0)
 
 
-def learned_at_all(task: str, metrics: dict, baseline: dict) -> bool:
-    """Whether ``metrics`` beat the trivial ``baseline`` by the margin of :data:`LEARNED_MARGIN`."""
-    metric, rule, margin = LEARNED_MARGIN[task_kind(task)]
+@dataclass(frozen=True)
+class Task:
+    """One training task: what it trains on, what it predicts and how a run is judged.
+
+    ``data``: the data set (:func:`indexnet_edu.data.make_dataset`); ``kind``: "matting",
+    "reconstruction" or "segmentation" (the output, loss and metrics); ``skips``: whether the
+    light model's decoder gets the encoder's skip connections; ``classes``: output classes of a
+    segmentation task; ``primary_metric``: what comparisons rank by; ``boundary_width``: the
+    Boundary IoU band in px (None: the metric's default); ``gate``: the learned-at-all rule;
+    ``laptop_steps``: training steps of the laptop preset when they differ from the preset's.
+    """
+
+    name: str
+    data: str
+    kind: str
+    skips: bool
+    primary_metric: str
+    gate: Gate
+    classes: int | None = None
+    boundary_width: int | None = None
+    laptop_steps: int | None = None
+
+
+#: The one table of tasks.
+TASK_TABLE = {task.name: task for task in (
+    Task("matting", "matting", "matting", skips=True, primary_metric="sad", gate=MATTING_GATE),
+    Task("matting_noskip", "matting", "matting", skips=False, primary_metric="sad", gate=MATTING_GATE),
+    Task("reconstruction", "reconstruction", "reconstruction", skips=False, primary_metric="psnr",
+         gate=RECONSTRUCTION_GATE),
+    Task("segmentation", "segmentation", "segmentation", skips=True, primary_metric="miou",
+         gate=SEGMENTATION_GATE, classes=NUM_SEG_CLASSES),
+    # A 2-px boundary band: the default 1 px at 32 px is mostly the image edge.
+    Task("texture_regions", "texture_regions", "segmentation", skips=True, primary_metric="miou",
+         gate=SEGMENTATION_GATE, classes=NUM_TEXTURE_CLASSES, boundary_width=2, laptop_steps=200),
+)}
+TASKS = tuple(TASK_TABLE)
+
+
+def task_spec(task) -> Task:
+    """The :class:`Task` record of a task name (a Task is returned as it is).
+
+    Raises:
+        ValueError: an unknown name (listing the known ones); TypeError: not a str or Task.
+    """
+    if isinstance(task, Task):
+        return task
+    return TASK_TABLE[check_choice(task, "task", TASKS)]
+
+
+def learned_at_all(task, metrics: dict, baseline: dict) -> bool:
+    """Whether ``metrics`` beat the trivial ``baseline`` by the margin of the task's :class:`Gate`."""
+    metric, rule, margin = task_spec(task).gate
     value, reference = float(metrics[metric]), float(baseline[metric])
     if rule == "plus":
         return value >= reference + margin
     return value <= margin * reference if not HIGHER_IS_BETTER[metric] else value >= margin * reference
 
 
-def indexnet_options(upsampler: str) -> dict:
-    """Map a registry name to ``indexnet_matting`` arguments (max_unpool → maxpool, hin* → holistic…)."""
-    if upsampler == "max_unpool":
-        return {"index": "maxpool", "nonlinear": False, "context": False}
-    for prefix, index in (("hin", "holistic"), ("din_o2o", "o2o"), ("din_m2o", "m2o")):
-        if upsampler == prefix or upsampler.startswith(prefix + "_"):
-            suffix = upsampler[len(prefix):]
-            if suffix not in ("", "_nl", "_ctx", "_nl_ctx"):
-                break
-            return {"index": index, "nonlinear": "_nl" in suffix, "context": "_ctx" in suffix}
-    raise ValueError(f"--model indexnet supports max_unpool, hin*, din_o2o*, din_m2o* (with _nl/_ctx), "
-                     f"got upsampler {upsampler!r}")
+def build_model(task, upsampler: str, model: str = "light", widths=DEFAULT_WIDTHS) -> nn.Module:
+    """The network for ``task`` (a name or :class:`Task`): the light encoder-decoder with
+    ``upsampler`` in every stage, or ``model="indexnet"`` (matting only), the full IndexNet model
+    with the index network the registry entry's ``options`` name.
 
-
-def num_segmentation_classes(task: str = "segmentation") -> int:
-    """The number of classes of a segmentation task (5 shapes, or 4 texture kinds)."""
-    from .data import NUM_SEG_CLASSES, NUM_TEXTURE_CLASSES
-
-    return NUM_TEXTURE_CLASSES if task == "texture_regions" else NUM_SEG_CLASSES
-
-
-def build_model(task: str, upsampler: str, model: str = "light", widths=(16, 32, 64, 128)) -> nn.Module:
-    """The network for ``task``; ``model="indexnet"`` (matting only) is the full IndexNet model."""
-    check_choice(task, "task", TASKS)
+    Raises:
+        ValueError: an unknown task, upsampler or model, or an IndexNet model for another task
+            or for an upsampler that is not an index network.
+    """
+    task = task_spec(task)
     check_choice(model, "model", MODEL_KINDS)
     if model == "indexnet":
-        if task != "matting":
-            raise ValueError(f"--model indexnet is a matting model; got task {task!r}")
-        return indexnet_matting(**indexnet_options(upsampler))
-    kind = task_kind(task)
-    channels = {"matting": (4, 1), "reconstruction": (3, 3)}.get(kind) or (3, num_segmentation_classes(task))
-    return LightEncoderDecoder(*channels, upsampler, widths, skips=_SKIPS[task])
+        if task.name != "matting":
+            raise ValueError(f"--model indexnet is a matting model; got task {task.name!r}")
+        options = upsampler_spec(upsampler).options
+        if "index" not in options:
+            indexable = ", ".join(name for name in available_upsamplers() if "index" in upsampler_spec(name).options)
+            raise ValueError(f"--model indexnet takes an index network ({indexable}), got upsampler {upsampler!r}")
+        return indexnet_matting(**{key: options[key] for key in ("index", "nonlinear", "context")})
+    channels = {"matting": (4, 1), "reconstruction": (3, 3)}.get(task.kind) or (3, task.classes)
+    return LightEncoderDecoder(*channels, upsampler, widths, skips=task.skips)
 
 
 def model_inputs(task: str, batch: dict) -> torch.Tensor:
@@ -109,7 +145,7 @@ def model_inputs(task: str, batch: dict) -> torch.Tensor:
 
     Raises ValueError for a matting trimap outside [0, 1] (e.g. 0/128/255 not divided by 255).
     """
-    if task_kind(task) == "matting":
+    if task_spec(task).kind == "matting":
         return torch.cat([batch["image"], check_unit_trimap(batch["trimap"], 'batch["trimap"]')], dim=1)
     return batch["image"]
 
@@ -134,7 +170,7 @@ def matting_loss(alpha: torch.Tensor, batch: dict) -> torch.Tensor:
 
 def loss_fn(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.Tensor:
     output = output.float()
-    kind = task_kind(task)
+    kind = task_spec(task).kind
     if kind == "matting":
         return matting_loss(predicted_alpha(output, model), batch)
     if kind == "reconstruction":
@@ -145,7 +181,7 @@ def loss_fn(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.T
 def prediction(task: str, model: str, output: torch.Tensor, batch: dict) -> torch.Tensor:
     """What is scored: alpha in [0,1] with known pixels kept (B×1×H×W), image in [0,1], or labels (B×H×W)."""
     output = output.float()
-    kind = task_kind(task)
+    kind = task_spec(task).kind
     if kind == "matting":
         return keep_known_pixels(predicted_alpha(output, model), batch["trimap"])
     if kind == "reconstruction":
@@ -157,21 +193,20 @@ def score(task: str, pred: torch.Tensor, batch: dict) -> dict:
     """Metrics of a whole test set: ``pred`` and ``batch`` hold every test image stacked.
 
     matting: SAD/MSE/Grad/Conn per image (unknown band), averaged; reconstruction: PSNR per
-    image, averaged; segmentation: mIoU, boundary IoU (:data:`BOUNDARY_WIDTH`) and pixel
+    image, averaged; segmentation: mIoU, boundary IoU (``Task.boundary_width``) and pixel
     accuracy with pixels pooled over the set.
     """
     from . import metrics
 
-    kind = task_kind(task)
+    kind = task_spec(task).kind
     if kind == "matting":
         values = metrics.mean_matting_metrics(pred, batch["alpha"], batch["trimap"])
     elif kind == "reconstruction":
         values = {"psnr": float(np.mean([metrics.psnr(p, g) for p, g in zip(pred, batch["image"])]))}
     else:
-        classes = num_segmentation_classes(task)
-        values = {"miou": metrics.miou(pred, batch["mask"], classes),
-                  "boundary_iou": metrics.boundary_iou(pred, batch["mask"], classes,
-                                                       width=BOUNDARY_WIDTH.get(task)),
+        spec = task_spec(task)
+        values = {"miou": metrics.miou(pred, batch["mask"], spec.classes),
+                  "boundary_iou": metrics.boundary_iou(pred, batch["mask"], spec.classes, width=spec.boundary_width),
                   "pixel_accuracy": float((pred == batch["mask"]).float().mean())}
     return {name: float(value) for name, value in values.items()}
 
@@ -182,7 +217,7 @@ def trivial_baseline(task: str, batch: dict) -> torch.Tensor:
     matting: alpha 0.5 in the unknown band; reconstruction: each image's mean colour;
     segmentation: every pixel the most frequent class of the batch.
     """
-    kind = task_kind(task)
+    kind = task_spec(task).kind
     if kind == "matting":
         return keep_known_pixels(torch.full_like(batch["alpha"], 0.5), batch["trimap"])
     if kind == "reconstruction":

@@ -19,7 +19,7 @@ with the reason). It needs torch, NumPy, einops, SciPy (a scikit-image dependenc
 matplotlib; tqdm, pytest and the notebook stack are not needed.
 
 Why a package of its own (layer 6, beside :mod:`indexnet_edu.bench` and
-:mod:`indexnet_edu.sweep`): it is neither a benchmark nor a sweep but runs both, plus checks
+:mod:`indexnet_edu.experiments.sweep`): it is neither a benchmark nor a sweep but runs both, plus checks
 that belong to neither, under one clock; each stage lives in its own small module.
 """
 from .programme import PLANS, STAGES, run_programme

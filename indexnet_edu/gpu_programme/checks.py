@@ -14,7 +14,7 @@ the reference's largest value, so one tolerance serves outputs and gradients ali
 * mmcv's own CARAFE test vectors, where they ship beside the checkout.
 * Every registry upsampler's down/up pair under float16 and bfloat16 autocast: finite outputs
   and gradients, and the output's distance from the float32 one.
-* Training's precision option (:func:`indexnet_edu.train.select_precision`): a short run in
+* Training's precision option (:func:`indexnet_edu.experiments.train.select_precision`): a short run in
   the precision the GPU picks (bf16 on compute capability ≥ 8) and one forced to fp16 with its
   gradient scaler, both finite and recorded as that precision.
 """
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..reassembly import reassemble
-from ..registry import available_upsamplers, create_upsampler
+from ..ops.reassembly import reassemble
+from ..upsamplers.registry import available_upsamplers, create_upsampler
 
 #: (kernel size, scale, groups, padding) of the value/gradient comparison; odd sizes so that
 #: tiles end mid-block (the kernels' BLOCK_P = 64 pixels, BLOCK_C = 16 channels).
@@ -63,7 +63,7 @@ def _verdict(errors: dict, tolerance: float) -> str:
 
 
 def triton_available() -> tuple[bool, str]:
-    from ..kernels import triton_cuda
+    from ..ops.kernels import triton_cuda
 
     if not triton_cuda.triton_available():
         return False, "triton is not importable"
@@ -216,7 +216,7 @@ def check_registry_autocast(device, channels: int = 16, size: int = 16, names=No
 
 def check_training_precision(device, steps: int = 10) -> list[dict]:
     """A short CARAFE reconstruction run in training's automatic precision, and one forced to fp16."""
-    from .. import train as train_module
+    from ..experiments import train as train_module
 
     name = "training precision option"
     device = torch.device(device)

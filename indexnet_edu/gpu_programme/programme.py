@@ -112,7 +112,7 @@ def _version(name: str) -> str | None:
 
 
 def provenance(device: torch.device, plan_name: str, plan: dict, budget_s: float, work: Path) -> dict:
-    from ..train import git_commit
+    from ..experiments.runtime import git_commit
 
     record = {"programme": "python -m indexnet_edu.gpu_programme", "argv": sys.argv, "plan": plan_name,
               "plan_settings": plan, "budget_s": budget_s, "work_dir": str(work), "device": str(device),

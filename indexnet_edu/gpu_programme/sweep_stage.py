@@ -1,10 +1,10 @@
 """The sweep stage: many small training jobs side by side on one GPU, within the budget.
 
-It reuses :mod:`indexnet_edu.sweep`: each job is the sweep's own ``python -m indexnet_edu.train
-... --resume`` process (:func:`~indexnet_edu.sweep.job_command`), its result is published
-atomically to the sweep's :func:`~indexnet_edu.sweep.result_path`, and finished jobs are
+It reuses :mod:`indexnet_edu.experiments.sweep`: each job is the sweep's own ``python -m indexnet_edu.experiments.train
+... --resume`` process (:func:`~indexnet_edu.experiments.sweep.job_command`), its result is published
+atomically to the sweep's :func:`~indexnet_edu.experiments.sweep.result_path`, and finished jobs are
 found (and jobs made with other settings refused) by
-:func:`~indexnet_edu.sweep.check_existing_results`. What this module adds:
+:func:`~indexnet_edu.experiments.sweep.check_existing_results`. What this module adds:
 
 * the data generated once, in background processes started before the checks and the bench
   run (so it overlaps them), into the on-disk cache every job reads;
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..data.datasets import CACHE_ENV
-from ..sweep import check_existing_results, job_command, job_dir, job_environment, publish, result_path
+from ..experiments.sweep import check_existing_results, job_command, job_environment, publish
+from ..experiments.results import job_dir, result_path
 
 #: How long an interrupted job may take to write its checkpoint before it is killed.
 INTERRUPT_GRACE_S = 15.0
@@ -66,15 +67,15 @@ def plan_jobs(plan: dict) -> list[Job]:
 def dataset_specs(jobs, preset: str, steps: int | None) -> dict:
     """``{key: (data task, split, n, size, data seed)}`` of every dataset the jobs read, and for
     each job the keys it needs: ``(specs, needs)``."""
-    from ..tasks import data_task
-    from ..train import make_config
+    from ..experiments.tasks import task_spec
+    from ..experiments.config import make_config
 
     specs, needs = {}, {}
     for job in jobs:
         config = make_config(job.task, job.upsampler, preset, job.seed, job.model, steps)
         keys = []
         for split, n in (("train", config.n_train), ("test", config.n_test)):
-            spec = (data_task(job.task), split, n, config.size, config.data_seed)
+            spec = (task_spec(job.task).data, split, n, config.size, config.data_seed)
             key = "{}-{}-n{}-size{}-seed{}".format(*spec)
             specs[key] = spec
             keys.append(key)
@@ -227,7 +228,7 @@ def run_sweep_stage(plan: dict, work, budget, workers: int, data_futures: dict, 
 
     Jobs already finished in ``work`` (with the same settings) are recorded as ``"reused"``.
     Raises ValueError (before any job starts) for a finished job or checkpoint in ``work`` made
-    with other settings, as :func:`~indexnet_edu.sweep.check_existing_results` does.
+    with other settings, as :func:`~indexnet_edu.experiments.sweep.check_existing_results` does.
     """
     jobs = plan_jobs(plan)
     todo = []
@@ -255,7 +256,7 @@ def write_summaries(plan: dict, work) -> dict:
     """``work/sweep/<model>/summary.md`` (the sweep's arm tables and paired contrasts) for each
     model kind with results; returns ``{model: path or the error that prevented it}``."""
     from ..checkpoint import atomic_write_text
-    from ..sweep import load_results, report_text
+    from ..experiments.results import load_results, report_text
 
     written = {}
     for model in dict.fromkeys(group["model"] for group in plan["groups"]):

@@ -1,11 +1,11 @@
 """Every registered upsampler side by side: where its kernel comes from, what it costs (the
-table is :func:`indexnet_edu.cost.cost_table`; this module prints it).
+table is :func:`indexnet_edu.bench.cost.cost_table`; this module prints it).
 
->>> from indexnet_edu.cost import cost_table
+>>> from indexnet_edu.bench.cost import cost_table
 >>> rows = cost_table(channels=64, size=64)
 >>> print(format_cost_table(rows))
 
-Costs are counted from the code (:mod:`indexnet_edu.cost`) for one encoder–decoder stage:
+Costs are counted from the code (:mod:`indexnet_edu.bench.cost`) for one encoder–decoder stage:
 ``down`` turns a B×C×size×size feature into B×C×(size/s)×(size/s) (max pooling, or an index
 block's pooling) and ``up`` brings it back. FLOPs are PyTorch's ``FlopCounterMode`` count:
 convolutions and matrix products (including the reassembly's einsum), a multiply-add as 2.
@@ -14,7 +14,7 @@ the index's element-wise gating (IU multiplies C·H·W values) — small, but no
 """
 from __future__ import annotations
 
-from ..cost import CostRow
+from ..bench.cost import CostRow
 
 
 def format_cost_table(rows: list[CostRow]) -> str:

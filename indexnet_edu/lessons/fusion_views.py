@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_nonnegative_int, check_positive_int, check_positive_real, check_seed, check_tensor
-from ..reassembly import reassemble
-from ..registry import create_upsampler, upsampler_spec
+from ..ops.reassembly import reassemble
+from ..upsamplers.registry import create_upsampler, upsampler_spec
 from ..widgets.upsampling import (SUCCESSORS, UpsamplingView, default_carafe, default_successors, kernel_at,
-                                 successor_kernels)
+                                  successor_kernels)
 
 #: The successors' registry names, as the shipped laptop results hold them.
 ARMS = ("a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g", "sapa_inner")
@@ -163,11 +163,11 @@ def machine_gaps(table, other, tasks, arm: str = "bilinear") -> dict:
     """``{task: (largest |gap|, largest |gap| / |other|)}`` between the same seeds of ``arm`` in two
     result tables (trained on different machines), on each task's primary metric. Raises ValueError
     when the tables share no seed of ``arm`` on a task."""
-    from ..sweep import PRIMARY_METRIC
+    from ..experiments.tasks import task_spec
 
     gaps = {}
     for task in tasks:
-        metric = PRIMARY_METRIC[task]
+        metric = task_spec(task).primary_metric
         ours, theirs = table.per_seed(task, arm, metric), other.per_seed(task, arm, metric)
         seeds = sorted(set(ours) & set(theirs))
         if not seeds:
@@ -206,9 +206,9 @@ def special_case_errors(channels: int = 6, size: int = 6, seed: int = 0) -> dict
     * ``a2u without affinity: downsampling = 6×6 average``, ``upsampling = uniform 3×3 average``;
     * ``a2u without affinity, 2×2 down kernel = average pooling``.
     """
-    from ..a2u import A2U
-    from ..fade import FADE
-    from ..sapa import SAPA
+    from ..upsamplers.a2u import A2U
+    from ..upsamplers.fade import FADE
+    from ..upsamplers.sapa import SAPA
 
     channels = check_positive_int(channels, "channels")
     size = check_positive_int(size, "size")

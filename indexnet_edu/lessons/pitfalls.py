@@ -8,11 +8,11 @@ that each really differs from the correct behaviour. Never use these in a model.
 =====================================  ==============================================
 pitfall (wrong on purpose)             correct behaviour in the package
 =====================================  ==============================================
-:func:`softmax_over_height`            :func:`~indexnet_edu.index_blocks.normalise_index`
+:func:`softmax_over_height`            :func:`~indexnet_edu.upsamplers.index_blocks.normalise_index`
 :func:`swapped_indices`                ``enc`` pools, ``dec`` upsamples
 :class:`BranchWithMissingBatchNorm`    a norm layer that is always callable
 :func:`mode_check_that_never_fails`    ``DepthwiseIndexBlock(mode=...)`` raises ValueError
-:func:`pool_ignoring_divisibility`     :func:`~indexnet_edu.indexing.indexed_pool` raises
+:func:`pool_ignoring_divisibility`     :func:`~indexnet_edu.ops.indexing.indexed_pool` raises
 =====================================  ==============================================
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from einops import rearrange
 from torch import nn
 
 from .._checks import check_positive_int, check_tensor
-from ..index_blocks import normalise_index
+from ..upsamplers.index_blocks import normalise_index
 
 _SHUFFLE = "b c (s1 s2) h w -> b c (h s1) (w s2)"
 
@@ -45,7 +45,7 @@ def softmax_over_height(logits: torch.Tensor, stride: int = 2) -> tuple[torch.Te
     then took ``softmax(dim=2)`` — dim 2 of that tensor is the height h, not the s²
     sub-positions. So every column of the low-resolution map sums to 1, and a window's
     weights do not: pooling becomes a mixture of window sums scaled by how the rest of the
-    column looks. Correct: :func:`~indexnet_edu.index_blocks.normalise_index` (softmax over s²).
+    column looks. Correct: :func:`~indexnet_edu.upsamplers.index_blocks.normalise_index` (softmax over s²).
 
     Args:
         logits: B×C×s²×h×w raw index logits (as ``DepthwiseIndexBlock.logits`` returns).
@@ -132,7 +132,7 @@ def pool_ignoring_divisibility(x: torch.Tensor, index: torch.Tensor, stride: int
     Computes ``s² · avg_pool2d(index · x, s)`` (the official ×s² compensation). When H or W is
     not a multiple of s, ``avg_pool2d`` silently drops the last rows/columns: the output is
     smaller than expected and those pixels never reach the decoder. Correct:
-    :func:`~indexnet_edu.indexing.indexed_pool` refuses such input with a ValueError.
+    :func:`~indexnet_edu.ops.indexing.indexed_pool` refuses such input with a ValueError.
 
     Shapes: x, index B×C×H×W (or index B×1×H×W) → B×C×⌊H/s⌋×⌊W/s⌋.
     """

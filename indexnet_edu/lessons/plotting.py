@@ -4,7 +4,7 @@
 
 Every figure is sized for the rendered book's page column (:mod:`indexnet_edu.figure_sizes`): at
 most ``FIGURE_WIDTH_IN`` wide, so the book shows it at its own size, and no text under
-``MIN_FONT_PT`` (tests/test_figure_sizes.py checks every figure a lesson shows).
+``MIN_FONT_PT`` (tests/lessons/test_figure_sizes.py checks every figure a lesson shows).
 """
 from __future__ import annotations
 

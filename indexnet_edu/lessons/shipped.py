@@ -18,7 +18,7 @@ from pathlib import Path
 from ..cache import display_path
 from ..shipped_files import (SWEEP_COMMAND, ShippedDataMissing, laptop_checkpoints_dir, laptop_results_dir, require,
                              successor_results_dir)
-from ..sweep import ResultsTable, job_dir, load_results, result_path
+from ..experiments.results import ResultsTable, job_dir, load_results, result_path
 
 SHIPPED_DIR = laptop_results_dir()
 SUCCESSORS_DIR = successor_results_dir()
@@ -59,7 +59,7 @@ def _read_set(directory: Path, folder: str, tasks, upsamplers) -> ResultsTable:
     for task in tasks or ():
         for upsampler in upsamplers or ():
             require(result_path(directory, task, upsampler, 0),
-                    f"python -m indexnet_edu.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
+                    f"python -m indexnet_edu.experiments.sweep --preset laptop --tasks {task} --upsamplers {upsampler} "
                     f"--seeds 0 1 2 3 4 --out results/{folder}")
     return load_results(directory, preset=PRESET, tasks=list(tasks) if tasks else None,
                         upsamplers=list(upsamplers) if upsamplers else None)
@@ -90,22 +90,6 @@ def shipped_checkpoint(task: str, upsampler: str, seed: int = 0, directory=CHECK
     return job_dir(directory, task, upsampler, seed)
 
 
-def ship_checkpoint(run_dir, task: str, upsampler: str, seed: int = 0, directory=CHECKPOINT_DIR) -> Path:
-    """Copy a finished run's weights and config (no optimizer or RNG state: about a third of the
-    size) to the shipped checkpoints, atomically. Returns the written file."""
-    from ..checkpoint import atomic_save, load_checkpoint
-    from ..train import CHECKPOINT_NAME
-
-    state = load_checkpoint(Path(run_dir) / CHECKPOINT_NAME)
-    if state["config"]["task"] != task or state["config"]["upsampler"] != upsampler or state["config"]["seed"] != seed:
-        raise ValueError(f"{run_dir} holds {state['config']['task']}/{state['config']['upsampler']}/seed"
-                         f"{state['config']['seed']}, not {task}/{upsampler}/seed{seed}")
-    target = shipped_checkpoint(task, upsampler, seed, directory) / CHECKPOINT_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save({"config": state["config"], "step": state["step"], "model": state["model"]}, target)
-    return target
-
-
 def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = False, steps: int | None = None,
                    out=None, progress: bool = True):
     """(model in eval mode, its TrainConfig): the shipped checkpoint, or with ``retrain`` a fresh
@@ -115,7 +99,8 @@ def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = Fal
     Raises:
         ShippedDataMissing: no shipped checkpoint for (task, upsampler, seed) and not ``retrain``.
     """
-    from ..train import CHECKPOINT_NAME, load_trained_model, make_config, train
+    from ..experiments.train import CHECKPOINT_NAME, load_trained_model, train
+    from ..experiments.config import make_config
     from .training_views import lesson_results_dir
 
     shipped = shipped_checkpoint(task, upsampler, seed)
@@ -123,7 +108,7 @@ def model_or_train(task: str, upsampler: str, seed: int = 0, retrain: bool = Fal
         if not (shipped / CHECKPOINT_NAME).exists():
             raise ShippedDataMissing(
                 f"shipped data missing: {shipped / CHECKPOINT_NAME} — train it here with model_or_train({task!r}, "
-                f"{upsampler!r}, retrain=True), or ship one with indexnet_edu.lessons.shipped.ship_checkpoint")
+                f"{upsampler!r}, retrain=True), or ship one with tools/ship_checkpoint.py in a checkout")
         return load_trained_model(shipped)
     config = make_config(task, upsampler, PRESET, seed, steps=steps)
     run_dir = job_dir(out or lesson_results_dir(config.steps) / PRESET, task, upsampler, seed)
@@ -140,8 +125,8 @@ def rerun_one_seed(task: str, upsamplers, seed: int = 0, steps: int | None = Non
     return their results (jobs already finished in ``out`` are reused). ``steps=None`` is the
     preset's own length — the run the shipped results hold for that seed; fewer steps make a
     quick try. ``out`` defaults to the lessons' scratch folder."""
-    from ..sweep import run_sweep
-    from ..train import make_config
+    from ..experiments.sweep import run_sweep
+    from ..experiments.config import make_config
     from .training_views import lesson_results_dir
 
     upsamplers = list(upsamplers)

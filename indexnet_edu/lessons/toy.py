@@ -25,9 +25,9 @@ from torch import nn
 
 from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_seed, check_tensor
 from .._progress import tqdm
-from ..images import IMAGES, load_image
-from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
-from ..indexing import indexed_pool, indexed_upsample
+from ..data.images import IMAGES, load_image
+from ..upsamplers.index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
+from ..ops.indexing import indexed_pool, indexed_upsample
 from .env import quick_mode
 
 BLOCK_KINDS = ("hin", "o2o", "m2o")
@@ -113,7 +113,7 @@ def train_index_block(kind: str = "hin", image=None, stride: int = 2, steps: int
         steps: optimisation steps (>= 1).
         lr: Adam learning rate (> 0).
         seed: seeds the block's initial weights.
-        nonlinear, context: the block variants of :mod:`indexnet_edu.index_blocks`.
+        nonlinear, context: the block variants of :mod:`indexnet_edu.upsamplers.index_blocks`.
         progress: show a tqdm progress bar; None (default): show it except in quick mode
             (``CI=true`` or ``INDEXNET_QUICK=1``), so an executed lesson stores no stale bar.
 

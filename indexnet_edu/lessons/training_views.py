@@ -14,9 +14,9 @@ import torch
 
 from ..data import SEG_CLASSES, TEXTURE_CLASSES
 from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
-from ..registry import create_upsampler
-from ..sweep import ResultsTable
-from ..tasks import model_inputs, prediction, score, task_kind, trivial_baseline
+from ..upsamplers.registry import create_upsampler
+from ..experiments.results import ResultsTable
+from ..experiments.tasks import model_inputs, prediction, score, task_spec, trivial_baseline
 
 
 def lesson_results_dir(steps: int) -> Path:
@@ -58,7 +58,7 @@ def stack_samples(dataset, indices=None) -> dict:
 
 
 def trivial_scores(task: str, test_set) -> dict:
-    """Metrics of the no-learning baseline (:func:`~indexnet_edu.tasks.trivial_baseline`) on a test set."""
+    """Metrics of the no-learning baseline (:func:`~indexnet_edu.experiments.tasks.trivial_baseline`) on a test set."""
     batch = stack_samples(test_set)
     return score(task, trivial_baseline(task, batch), batch)
 
@@ -77,9 +77,8 @@ def rerun_markdown(shipped: ResultsTable, rerun: ResultsTable, task: str, metric
     the code runs; its numbers are labelled as such, so nobody reads them as a failed
     reproduction. None: the full preset, comparable with the shipped value.
     """
-    from ..sweep import PRIMARY_METRIC
 
-    metric = metric or PRIMARY_METRIC[task]
+    metric = metric or task_spec(task).primary_metric
     yours = f"your run: {metric}" if steps is None else f"smoke run, {steps} steps: {metric} (not comparable)"
     lines = [f"| upsampler | seed | {yours} | shipped, same seed | shipped mean ± sd (n) |",
              "|---|---|---|---|---|"]
@@ -100,7 +99,7 @@ def strip_panels(table: ResultsTable, panels):
     """Strip plots side by side, one per (task, metric) in ``panels`` (object API). Returns the Figure."""
     from matplotlib.figure import Figure
 
-    from ..sweep import strip_plot
+    from ..experiments.results import strip_plot
 
     fig = Figure(figsize=(min(FIGURE_WIDTH_IN, 5.2 * len(panels)), 3.8))
     for ax, (task, metric) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
@@ -112,11 +111,10 @@ def strip_panels(table: ResultsTable, panels):
 def first_seeds_contrast(table: ResultsTable, task: str, arm: str, reference: str = "bilinear", n: int = 3,
                          metric: str | None = None):
     """The paired contrast as it would have looked after only the ``n`` smallest seeds."""
-    from ..stats import paired_contrast
-    from ..sweep import PRIMARY_METRIC
-    from ..tasks import HIGHER_IS_BETTER
+    from ..experiments.stats import paired_contrast
+    from ..experiments.tasks import HIGHER_IS_BETTER
 
-    metric = metric or PRIMARY_METRIC[task]
+    metric = metric or task_spec(task).primary_metric
     a, b = table.per_seed(task, arm, metric), table.per_seed(task, reference, metric)
     seeds = sorted(set(a) & set(b))[:n]
     return paired_contrast([a[s] for s in seeds], [b[s] for s in seeds], HIGHER_IS_BETTER.get(metric, True),
@@ -133,14 +131,13 @@ def contrast_figure(table: ResultsTable, tasks, reference: str = "bilinear", arm
     """
     from matplotlib.figure import Figure
 
-    from ..sweep import PRIMARY_METRIC
-    from ..tasks import HIGHER_IS_BETTER
+    from ..experiments.tasks import HIGHER_IS_BETTER
 
     tasks = list(tasks)
     fig = Figure(figsize=(min(FIGURE_WIDTH_IN, 4.2 * len(tasks)), 3.8), layout="constrained")
     axes = fig.subplots(1, len(tasks), squeeze=False)[0]
     for ax, task in zip(axes, tasks):
-        metric = PRIMARY_METRIC[task]
+        metric = task_spec(task).primary_metric
         sign = 1.0 if HIGHER_IS_BETTER.get(metric, True) else -1.0
         names = [a for a in (arms or table.upsamplers(task)) if a != reference and (task, a) in table.values]
         for i, name in enumerate(names):
@@ -213,7 +210,7 @@ def prediction_grid(models: dict, batch: dict, count: int = 3):
     names = list(models)
     task = next(iter(models.values()))[1].task
     preds = {name: predict(model, config, batch) for name, (model, config) in models.items()}
-    kind = task_kind(task)
+    kind = task_spec(task).kind
     target_key = {"matting": "alpha", "reconstruction": "image", "segmentation": "mask"}[kind]
     columns = ["input", "target"] + names
     count = min(count, MAX_PANELS // len(columns))

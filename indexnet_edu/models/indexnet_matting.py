@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice, check_flag, check_tensor
-from ..graph_capture import is_tracing
-from ..index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
+from ..ops.graph_capture import is_tracing
+from ..upsamplers.index_blocks import DepthwiseIndexBlock, HolisticIndexBlock
 from .mobilenetv2 import conv_bn_relu6, mobilenetv2_layers
 
 INDEX_KINDS = ("maxpool", "holistic", "o2o", "m2o")

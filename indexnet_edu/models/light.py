@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from .._checks import check_flag, check_positive_int, check_tensor
-from ..registry import create_upsamplers, upsampler_spec
+from ..upsamplers.registry import create_upsamplers, upsampler_spec
 
 DEFAULT_WIDTHS = (16, 32, 64, 128)
 

@@ -6,7 +6,7 @@ input is finite (a non-finite map takes a careful path that does not read zero-w
 neighbours). A captured graph cannot branch on values, so while a graph is being recorded
 (:func:`is_tracing`) they take branch-free forms, exact on finite and non-finite inputs alike:
 under ``torch.compile`` reassembly is one custom operator that runs the fast kernels
-(:mod:`indexnet_edu.reassembly_op`); for an exported program (:func:`is_exporting`) it is the
+(:mod:`indexnet_edu.ops.reassembly_op`); for an exported program (:func:`is_exporting`) it is the
 unfolded formula in standard operators. TorchScript cannot compile the modules (they check their arguments in plain Python and
 call into numba): :class:`NotScriptable` makes ``torch.jit.script`` say so and name the
 alternatives, instead of failing deep inside the script compiler.

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from einops import reduce
 
-from ._checks import all_finite, check_divisible, check_index_shape, check_positive_int, check_tensor
+from .._checks import all_finite, check_divisible, check_index_shape, check_positive_int, check_tensor
 from .graph_capture import is_tracing
 
 

@@ -1,7 +1,7 @@
 """Reassembly as a PyTorch custom operator, ``torch.ops.indexnet_edu.reassemble``, for
 ``torch.compile``.
 
-Compiling a model that calls :func:`indexnet_edu.reassembly.reassemble` would otherwise either
+Compiling a model that calls :func:`indexnet_edu.ops.reassembly.reassemble` would otherwise either
 break the graph (the fast kernels are numba and Triton calls, and the finite-input check is a
 branch on data) or trace the unfolded form, which Inductor runs several times slower than the
 fused kernels (``benchmarks/compile_vs_eager.py``). As a custom operator, reassembly is one
@@ -30,7 +30,7 @@ if AVAILABLE:
     @torch.library.custom_op("indexnet_edu::reassemble", mutates_args=())
     def reassemble_op(y: torch.Tensor, kernels: torch.Tensor, kernel_size: int, scale: int, groups: int,
                       padding: str, implementation: Optional[str]) -> torch.Tensor:
-        """Eager :func:`~indexnet_edu.reassembly.reassemble` (arguments checked by the caller)."""
+        """Eager :func:`~indexnet_edu.ops.reassembly.reassemble` (arguments checked by the caller)."""
         from .reassembly import reassemble
 
         # contiguous, as the fake implementation promises: a compiled graph plans views on that layout

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange, repeat
 
-from ._checks import check_divisible, check_positive_int, check_positive_real, check_tensor
+from .._checks import check_divisible, check_positive_int, check_positive_real, check_tensor
 
 
 def _check_feature(x, stride):

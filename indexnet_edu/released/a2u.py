@@ -13,5 +13,5 @@ PREFIXES = {"bconv_UP.1": "up_weights", "bconv_DP.1": "down_weights", "bconv_U.1
 
 
 def convert(module, state_dict) -> dict:
-    """The authors' A2U state dict → ours (:class:`~indexnet_edu.a2u.A2U`)."""
+    """The authors' A2U state dict → ours (:class:`~indexnet_edu.upsamplers.a2u.A2U`)."""
     return rename_prefixes(state_dict, PREFIXES, "a2u")

@@ -27,7 +27,7 @@ def coordinate_major_to_group_major(value: torch.Tensor, groups: int, scale: int
 
 
 def convert(module, state_dict) -> dict:
-    """The authors' DySample state dict → ours (:class:`~indexnet_edu.dysample.DySample`).
+    """The authors' DySample state dict → ours (:class:`~indexnet_edu.upsamplers.dysample.DySample`).
 
     Raises ValueError for the variants not built here (``dyscope=True``'s ``scope`` conv; the
     ``"pl"`` style, whose offset conv has 2·G outputs) and for keys DySample does not have.

@@ -22,5 +22,5 @@ PREFIXES = {
 
 
 def convert(module, state_dict) -> dict:
-    """The authors' FADE state dict → ours (:class:`~indexnet_edu.fade.FADE`)."""
+    """The authors' FADE state dict → ours (:class:`~indexnet_edu.upsamplers.fade.FADE`)."""
     return rename_prefixes(state_dict, PREFIXES, "fade")

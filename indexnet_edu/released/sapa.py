@@ -13,5 +13,5 @@ PREFIXES = {"norm_y": "norm_encoder", "norm_x": "norm_decoder", "q": "query", "q
 
 
 def convert(module, state_dict) -> dict:
-    """The authors' SAPA state dict → ours (:class:`~indexnet_edu.sapa.SAPA`)."""
+    """The authors' SAPA state dict → ours (:class:`~indexnet_edu.upsamplers.sapa.SAPA`)."""
     return rename_prefixes(state_dict, PREFIXES, "sapa")

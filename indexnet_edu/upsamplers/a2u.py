@@ -16,7 +16,7 @@ predicted from the input. As the authors' released operator (github.com/dongdong
     K_down = softmax_{k_down²}(z_down)                                      (B×k_down²×h×w)
 
 Downsampling is :func:`kernel_downsample` (a k_down×k_down window at stride s, zeros outside),
-upsampling the suite's :func:`~indexnet_edu.reassembly.reassemble` with K_up (zeros padding) — the
+upsampling the suite's :func:`~indexnet_edu.ops.reassembly.reassemble` with K_up (zeros padding) — the
 two CUDA operators of the authors' ``Biupdownsample``. Because of the sigmoid, a kernel entry is at
 most e/(e + k_up² − 1) (0.254 for k_up = 3). GN is GroupNorm with the authors' 32 groups; their code
 needs C to be a multiple of 32, so for other widths this suite uses gcd(32, C) groups (the only
@@ -36,8 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_divisible, check_odd_kernel, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
+from .._checks import check_channels, check_divisible, check_odd_kernel, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
 
 
 def kernel_downsample(x: torch.Tensor, kernels: torch.Tensor, kernel_size: int, stride: int = 2) -> torch.Tensor:

@@ -12,9 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_odd_kernel, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
-from .reassembly import carafe
+from .._checks import check_channels, check_odd_kernel, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
+from ..ops.reassembly import carafe
 
 
 class CARAFE(NotScriptable, nn.Module):

@@ -13,8 +13,8 @@ and IndexNet read) and returns B×C×s·h×s·w:
 >>> check_upsampler(Bilinear)            # raises UpsamplerContractError naming what is wrong
 >>> stage = as_resampler(Bilinear)(16, 2)  # a Resampler: max-pool down, your module up
 
-A :class:`~indexnet_edu.resamplers.Resampler` subclass (its own ``down`` and ``up``) is taken
-as it is. :func:`check_upsampler` is what :func:`~indexnet_edu.compare.compare_upsampler` runs
+A :class:`~indexnet_edu.upsamplers.resamplers.Resampler` subclass (its own ``down`` and ``up``) is taken
+as it is. :func:`check_upsampler` is what :func:`~indexnet_edu.experiments.compare.compare_upsampler` runs
 before any training.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_positive_int
+from .._checks import check_positive_int
 from .resamplers import Resampler
 
 #: The feature sizes the contract tries: a non-square map, so swapped height and width show.
@@ -85,7 +85,7 @@ def _build_module(factory, channels: int, stride: int) -> nn.Module:
 
 
 def as_resampler(factory):
-    """``build(channels, stride, shared=None)`` for :func:`~indexnet_edu.registry.register_upsampler`:
+    """``build(channels, stride, shared=None)`` for :func:`~indexnet_edu.upsamplers.registry.register_upsampler`:
     a Resampler that ``factory`` returns is used as it is, any other module is wrapped in
     :class:`CustomResampler`. Raises TypeError when ``factory`` is not callable."""
     if not callable(factory):

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_channels, check_finite_real, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
+from .._checks import check_channels, check_finite_real, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
 
 
 class DySample(NotScriptable, nn.Module):

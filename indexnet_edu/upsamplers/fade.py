@@ -36,9 +36,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_channels, check_flag, check_odd_kernel, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
-from .reassembly import reassemble
+from .._checks import check_channels, check_flag, check_odd_kernel, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
+from ..ops.reassembly import reassemble
 
 
 def check_guide(encoder: torch.Tensor, decoder: torch.Tensor, channels: int, scale: int, owner: str) -> None:

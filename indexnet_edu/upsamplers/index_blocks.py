@@ -20,8 +20,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_channels, check_choice, check_divisible, check_flag, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
+from .._checks import check_channels, check_choice, check_divisible, check_flag, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
 
 DIN_MODES = ("o2o", "m2o")
 SUPPORTED_STRIDES = (2, 4)

@@ -18,12 +18,14 @@ NeurIPS 2022: SAPA-B, SAPA-G and SAPA-I).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Callable, Iterator, Sequence
 
 from torch import nn
 
-from ._checks import check_choice, check_positive_int
+from .._checks import check_choice, check_positive_int
 from .index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, SharedDepthwiseIndexBlock
 from .resamplers import (A2UResampler, DeconvResampler, IndexResampler, InterpolationResampler,
                          MaxUnpoolResampler, PixelShuffleResampler, Resampler, carafe_resampler,
@@ -38,6 +40,12 @@ class UpsamplerSpec:
     "decoder" (predicted from the low-resolution feature being upsampled), "encoder"
     (predicted from the high-resolution encoder feature), "encoder+decoder" (predicted from
     both, FADE and SAPA) or "learned" (content-independent learned weights).
+
+    ``share`` says what one shared module (``make_shared(stride)``) serves: None (nothing is
+    shared), "stage" (the channels of one stage) or "model" (every stage of a model built with
+    :func:`create_upsamplers`). ``options`` are the operator's settings, read-only; an index
+    network's name its index function (``index``: "holistic", "o2o", "m2o" or "maxpool"),
+    ``nonlinear`` and ``context`` — what the full IndexNet model is built from.
     """
 
     name: str
@@ -45,29 +53,42 @@ class UpsamplerSpec:
     description: str
     kernel_source: str
     make_shared: Callable[..., nn.Module] | None = None
+    share: str | None = None
+    options: Mapping = field(default_factory=lambda: MappingProxyType({}))
 
 
 _REGISTRY: dict[str, UpsamplerSpec] = {}
 
 
 KERNEL_SOURCES = ("fixed", "decoder", "encoder", "learned", "encoder+decoder")
+SHARES = ("stage", "model")
 
 
 def register_upsampler(name: str, build: Callable[..., Resampler], description: str, kernel_source: str,
-                       make_shared: Callable[..., nn.Module] | None = None) -> None:
+                       make_shared: Callable[..., nn.Module] | None = None, share: str | None = None,
+                       options: Mapping | None = None) -> None:
     """Add an upsampler; ``build(channels, stride, shared=None, **kwargs)`` returns a Resampler.
 
-    Raises TypeError for a non-str name or a non-callable ``build``/``make_shared``, ValueError
-    for a name already taken or a ``kernel_source`` outside :data:`KERNEL_SOURCES`.
+    Raises TypeError for a non-str name, a non-callable ``build``/``make_shared`` or ``options``
+    that are not a mapping; ValueError for a name already taken, a ``kernel_source`` outside
+    :data:`KERNEL_SOURCES`, a ``share`` outside :data:`SHARES`, or ``share`` and ``make_shared``
+    given one without the other.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"upsampler name must be a non-empty str, got {name!r}")
     if not callable(build) or (make_shared is not None and not callable(make_shared)):
         raise TypeError("build (and make_shared, if given) must be callable")
     check_choice(kernel_source, "kernel_source", KERNEL_SOURCES)
+    if share is not None:
+        check_choice(share, "share", SHARES)
+    if (share is None) != (make_shared is None):
+        raise ValueError(f"share and make_shared go together: got share={share!r}, make_shared={make_shared!r}")
+    if options is not None and not isinstance(options, Mapping):
+        raise TypeError(f"options must be a mapping of setting names to values, got {type(options).__name__}")
     if name in _REGISTRY:
         raise ValueError(f"upsampler {name!r} is already registered")
-    _REGISTRY[name] = UpsamplerSpec(name, build, description, kernel_source, make_shared)
+    _REGISTRY[name] = UpsamplerSpec(name, build, description, kernel_source, make_shared, share,
+                                    MappingProxyType(dict(options or {})))
 
 
 @contextlib.contextmanager
@@ -75,7 +96,7 @@ def registered_upsampler(name: str, build: Callable[..., Resampler], description
                          kernel_source: str) -> Iterator[UpsamplerSpec]:
     """Register an upsampler for the duration of a ``with`` block, then remove it again.
 
-    The registry is global: a call such as :func:`~indexnet_edu.compare.compare_upsampler`
+    The registry is global: a call such as :func:`~indexnet_edu.experiments.compare.compare_upsampler`
     trains a learner's module under its own name without leaving that name behind. Raises what
     :func:`register_upsampler` raises (a name already taken included).
     """
@@ -115,7 +136,7 @@ def create_upsamplers(name: str, channels: Sequence[int], stride: int = 2, **kwa
     if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
         raise TypeError(f"channels must be a non-empty sequence of ints (one per stage), got {channels!r}")
     stride = check_positive_int(stride, "stride")
-    shared = spec.make_shared(stride, **kwargs) if spec.make_shared and spec.name.endswith("modelwise") else None
+    shared = spec.make_shared(stride, **kwargs) if spec.share == "model" else None
     stages = []
     for width in channels:
         width = check_positive_int(width, "channels[i]")
@@ -141,7 +162,8 @@ register_upsampler("deconv", _plain(DeconvResampler),
 register_upsampler("pixel_shuffle", _plain(PixelShuffleResampler),
                    "3×3 conv to C·s² then pixel shuffle (one-hot channel index)", "learned")
 register_upsampler("max_unpool", _plain(MaxUnpoolResampler),
-                   "max pooling / max unpooling (one-hot argmax index)", "encoder")
+                   "max pooling / max unpooling (one-hot argmax index)", "encoder",
+                   options={"index": "maxpool", "nonlinear": False, "context": False})
 register_upsampler("carafe", _plain(carafe_resampler),
                    "CARAFE: softmax 5×5 kernels predicted from the decoder feature", "decoder")
 register_upsampler("dysample", _plain(dysample_resampler),
@@ -159,15 +181,16 @@ def _index_build(kind: str, mode: str | None, nonlinear: bool, context: bool):
 
 
 _VARIANTS = {"": (False, False), "_nl": (True, False), "_ctx": (False, True), "_nl_ctx": (True, True)}
-_FAMILIES = {"hin": ("hin", None, "holistic index network (one index map for all channels)"),
-             "din_o2o": ("din", "o2o", "depthwise one-to-one index network (stagewise-unshared)"),
-             "din_m2o": ("din", "m2o", "depthwise many-to-one index network")}
+_FAMILIES = {"hin": ("hin", None, "holistic", "holistic index network (one index map for all channels)"),
+             "din_o2o": ("din", "o2o", "o2o", "depthwise one-to-one index network (stagewise-unshared)"),
+             "din_m2o": ("din", "m2o", "m2o", "depthwise many-to-one index network")}
 
-for _family, (_kind, _mode, _text) in _FAMILIES.items():
+for _family, (_kind, _mode, _index, _text) in _FAMILIES.items():
     for _suffix, (_nl, _ctx) in _VARIANTS.items():
         _extra = ", ".join(word for word, on in (("nonlinear", _nl), ("context", _ctx)) if on)
         register_upsampler(_family + _suffix, _index_build(_kind, _mode, _nl, _ctx),
-                           _text + (f", {_extra}" if _extra else ""), "encoder")
+                           _text + (f", {_extra}" if _extra else ""), "encoder",
+                           options={"index": _index, "nonlinear": _nl, "context": _ctx})
 
 
 def _shared_build(channels, stride, shared=None, **kwargs):
@@ -178,10 +201,10 @@ def _shared_build(channels, stride, shared=None, **kwargs):
 
 register_upsampler("din_o2o_stagewise_shared", _shared_build,
                    "O2O index function shared by the channels of one stage", "encoder",
-                   make_shared=SharedDepthwiseIndexBlock)
+                   make_shared=SharedDepthwiseIndexBlock, share="stage")
 register_upsampler("din_o2o_modelwise", _shared_build,
                    "O2O index function shared by every channel of every stage", "encoder",
-                   make_shared=SharedDepthwiseIndexBlock)
+                   make_shared=SharedDepthwiseIndexBlock, share="model")
 
 
 # The successors: IndexNet's encoder-side guidance and CARAFE's content-aware kernels in one

@@ -18,16 +18,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._checks import check_channels, check_divisible, check_positive_int, check_tensor
-from .graph_capture import NotScriptable
+from .._checks import check_channels, check_divisible, check_positive_int, check_tensor
+from ..ops.graph_capture import NotScriptable
 from .a2u import A2U
-from .carafe_module import CARAFE
+from .carafe import CARAFE
 from .dysample import DySample
 from .fade import FADE
-from .reassembly import reassemble
+from ..ops.reassembly import reassemble
 from .sapa import SAPA
-from .indexing import indexed_pool, indexed_upsample
-from .recipes import max_index
+from ..ops.indexing import indexed_pool, indexed_upsample
+from ..ops.recipes import max_index
 
 
 class Resampler(NotScriptable, nn.Module):

@@ -34,10 +34,10 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from ._checks import check_choice, check_odd_kernel, check_positive_int
+from .._checks import check_choice, check_odd_kernel, check_positive_int
 from .fade import check_guide, nearest_up
-from .graph_capture import NotScriptable
-from .reassembly import reassemble
+from ..ops.graph_capture import NotScriptable
+from ..ops.reassembly import reassemble
 
 SIMILARITIES = ("bilinear", "gated", "inner")
 

@@ -12,7 +12,7 @@ import html
 import ipywidgets as widgets
 import numpy as np
 
-from ..images import IMAGES
+from ..data.images import IMAGES
 from .explorers import MELT_SIDE, MELT_ZOOM, ZOOMS, PoolingExplorer, TemperatureExplorer, UpsamplingExplorer
 from .pooling import POOLING_INDICES, STRIDES
 from .temperature import TEMPERATURE_RANGE

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._checks import check_choice, check_flag, check_positive_int, check_positive_real, check_seed
-from ..images import IMAGES, load_image
+from ..data.images import IMAGES, load_image
 from . import render
 from .pooling import POOLING_INDICES, STRIDES, PoolingView, explore_pooling
 from .temperature import TEMPERATURE_RANGE, TemperatureCurve, temperature_curve, temperature_grid
@@ -30,7 +30,7 @@ ERROR_AXIS = (4e-3, 1.0)  # fixed log-scale limits of the continuum plot: every 
 
 @lru_cache(maxsize=32)
 def cached_image(name: str, size: int, gray: bool = False) -> torch.Tensor:
-    """:func:`indexnet_edu.images.load_image`, loaded once per (name, size, gray)."""
+    """:func:`indexnet_edu.data.images.load_image`, loaded once per (name, size, gray)."""
     return load_image(name, size, gray=gray)
 
 
@@ -278,7 +278,7 @@ class UpsamplingExplorer(_Explorer):
 
     def _extras(self, channels: int, stride: int) -> dict:
         """The extra upsamplers as stages for ``channels`` and ``stride`` (built once, seed 0, eval mode)."""
-        from ..custom_upsampler import as_resampler
+        from ..upsamplers.custom import as_resampler
 
         if (channels, stride) not in self._extra_stages:
             with torch.random.fork_rng(devices=[]):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .._checks import check_positive_int
-from ..index_blocks import HolisticIndexBlock
+from ..upsamplers.index_blocks import HolisticIndexBlock
 from .explorers import PoolingExplorer, TemperatureExplorer, UpsamplingExplorer, cached_image
 from .pooling import POOLING_INDICES
 

@@ -22,8 +22,8 @@ import torch
 from einops import rearrange, reduce, repeat
 
 from .._checks import check_choice, check_divisible, check_positive_int, check_positive_real, check_seed, check_tensor
-from ..indexing import indexed_pool, indexed_upsample
-from ..recipes import average_index, max_index, softmax_index
+from ..ops.indexing import indexed_pool, indexed_upsample
+from ..ops.recipes import average_index, max_index, softmax_index
 
 POOLING_INDICES = ("max", "average", "softmax", "random", "painted", "trained")
 STRIDES = (2, 4)

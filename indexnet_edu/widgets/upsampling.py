@@ -26,13 +26,13 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_choice, check_positive_int, check_seed
-from ..a2u import A2U
-from ..carafe_module import CARAFE
-from ..fade import FADE
-from ..indexing import indexed_upsample
-from ..reassembly import carafe, pad_for_kernel, reassemble
-from ..sapa import SAPA
-from ..recipes import bilinear_kernels, max_index, nearest_index
+from ..upsamplers.a2u import A2U
+from ..upsamplers.carafe import CARAFE
+from ..upsamplers.fade import FADE
+from ..ops.indexing import indexed_upsample
+from ..ops.reassembly import carafe, pad_for_kernel, reassemble
+from ..upsamplers.sapa import SAPA
+from ..ops.recipes import bilinear_kernels, max_index, nearest_index
 from .pooling import STRIDES, apply_index_block, check_image, pooling_indices
 
 UPSAMPLERS = ("nearest", "bilinear", "max_unpool", "indexnet", "carafe", "a2u", "fade_nogate", "sapa_inner")
@@ -160,7 +160,7 @@ def explore_upsampling(image: torch.Tensor, stride: int = 2, index_block=None, c
     ``carafe_module`` (a CARAFE for C channels and this stride) defaults to an untrained one;
     ``successor_modules`` (``{"a2u", "fade_nogate", "sapa_inner"}`` as :func:`default_successors`) too.
     ``extra``: ``{name: stage}`` more upsamplers, each a stage with ``down``/``up`` for C channels and
-    this stride (:func:`~indexnet_edu.custom_upsampler.as_resampler` makes one of your module); they
+    this stride (:func:`~indexnet_edu.upsamplers.custom.as_resampler` makes one of your module); they
     get outputs and errors, not kernels (:func:`kernel_at` is for reassemblies).
     """
     stride = check_positive_int(stride, "stride")

@@ -127,7 +127,7 @@ def test_machine_report_names_cpu_threads_and_torch():
 def test_committed_results_record_the_machine_and_all_upsamplers():
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu.json"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "cpu.json"
     if not path.exists():
         pytest.skip("no committed benchmarks/results/cpu.json yet")
     results = json.loads(path.read_text())
@@ -153,7 +153,7 @@ def test_committed_results_render_as_a_report_with_four_target_lines():
 
     from indexnet_edu.bench.report import render
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "cpu.json"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "cpu.json"
     if not path.exists():
         pytest.skip("no committed benchmarks/results/cpu.json yet")
     text = render(suite.load_results(path))

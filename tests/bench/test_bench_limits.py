@@ -14,9 +14,9 @@ from indexnet_edu.bench import limits
 from indexnet_edu.bench.plots import plot_machine_limit
 from indexnet_edu.bench.report import machine_limit_lines, render
 from indexnet_edu.bench.suite import target_inputs
-from indexnet_edu.cost import reassembly_flops
+from indexnet_edu.bench.cost import reassembly_flops
 
-RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
 def test_reassembly_work_counts_flops_and_the_bytes_that_must_move():

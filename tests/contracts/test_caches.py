@@ -1,4 +1,4 @@
-"""Caches are per user, private and validated; results files follow the umask (issue 11, kind 8)."""
+"""Caches are per user, private and validated; results files follow the umask."""
 import errno
 import os
 import stat

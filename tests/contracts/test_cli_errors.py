@@ -1,13 +1,15 @@
 """The CLIs answer mistakes with one line and exit 2 before any work; checkpoints fail
-clearly (issue 11, kind 5)."""
+clearly."""
 from dataclasses import asdict
 
 import pytest
 import torch
 
 from indexnet_edu import checkpoint as ckpt
-from indexnet_edu import train as train_module
-from indexnet_edu.train import CHECKPOINT_KEYS, make_config, train
+from indexnet_edu.experiments import config as config_module
+from indexnet_edu.experiments import train as train_module
+from indexnet_edu.experiments.train import CHECKPOINT_KEYS, train
+from indexnet_edu.experiments.config import make_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TRAIN_ARGS = ["--task", "reconstruction", "--upsampler", "nearest", "--no-progress"]
@@ -20,7 +22,7 @@ def no_work(monkeypatch):
         raise AssertionError("work started before the mistake was reported")
     monkeypatch.setattr(train_module, "_load_data", refuse)
     import indexnet_edu.bench.__main__ as bench_main
-    import indexnet_edu.sweep as sweep_module
+    import indexnet_edu.experiments.sweep as sweep_module
     monkeypatch.setattr(bench_main, "run_suite", refuse)
     monkeypatch.setattr(sweep_module, "_run_subprocess", refuse)
     monkeypatch.setattr(sweep_module, "_run_in_process", refuse)
@@ -103,7 +105,7 @@ def test_train_cli_reports_a_failed_save_in_one_line_with_exit_1(tmp_path, capsy
     def full_disk(obj, handle):
         raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0")
     monkeypatch.setattr(torch, "save", full_disk)
-    monkeypatch.setattr(train_module, "PRESETS", {**train_module.PRESETS, "quick": dict(
+    monkeypatch.setattr(config_module, "PRESETS", {**config_module.PRESETS, "quick": dict(
         steps=1, batch_size=4, size=16, n_train=8, n_test=4, lr=1e-3, checkpoint_every=1, widths=(4, 8))})
     assert train_module.main([*TRAIN_ARGS, "--out", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -126,7 +128,7 @@ def test_stale_checkpoint_temp_files_are_removed_when_a_run_starts(tmp_path):
     (["--seeds", "-1"], "--seeds must be in [0, 4294967295]"),
 ])
 def test_sweep_refuses_non_positive_counts_before_any_job(tmp_path, capsys, no_work, argv, message):
-    from indexnet_edu.sweep import main
+    from indexnet_edu.experiments.sweep import main
 
     line = usage_error(main, ["--tasks", "reconstruction", "--upsamplers", "nearest", "--out", str(tmp_path),
                               *argv], capsys)
@@ -134,7 +136,7 @@ def test_sweep_refuses_non_positive_counts_before_any_job(tmp_path, capsys, no_w
 
 
 def test_sweep_out_naming_an_existing_file_exits_2(tmp_path, capsys, no_work):
-    from indexnet_edu.sweep import main
+    from indexnet_edu.experiments.sweep import main
 
     (tmp_path / "taken").write_text("x")
     line = usage_error(main, ["--tasks", "reconstruction", "--upsamplers", "nearest", "--out",
@@ -143,7 +145,7 @@ def test_sweep_out_naming_an_existing_file_exits_2(tmp_path, capsys, no_work):
 
 
 def test_sweep_report_only_without_a_results_folder_exits_2(tmp_path, capsys):
-    from indexnet_edu.sweep import main
+    from indexnet_edu.experiments.sweep import main
 
     line = usage_error(main, ["--report-only", "--out", str(tmp_path / "missing")], capsys)
     assert "is not a results folder" in line

@@ -1,11 +1,11 @@
-"""Degenerate shapes, one rule everywhere (issue 11, kind 2): an empty batch gives an empty
+"""Degenerate shapes, one rule everywhere: an empty batch gives an empty
 result; no channels or an empty H×W is a ValueError naming the shape; empty metric inputs too."""
 import numpy as np
 import pytest
 import torch
 
 import indexnet_edu as ie
-from indexnet_edu import metrics
+from indexnet_edu.experiments import metrics
 
 EMPTY_MAP = r"at least one channel and a non-empty H×W .*got shape"
 

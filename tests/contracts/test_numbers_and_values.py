@@ -1,5 +1,5 @@
 """Numbers a user may pass are accepted where valid, invalid values are refused at the
-boundary (issue 11, kinds 3 and 4)."""
+boundary."""
 import math
 
 import numpy as np
@@ -7,14 +7,14 @@ import pytest
 import torch
 
 import indexnet_edu as ie
-from indexnet_edu import metrics
+from indexnet_edu.experiments import metrics
 from indexnet_edu._checks import check_finite_real, check_nonnegative_int, check_positive_int, check_positive_real
-from indexnet_edu.cost import cost_table
+from indexnet_edu.bench.cost import cost_table
 from indexnet_edu.data import make_dataset, make_loader, trimap_from_alpha
 from indexnet_edu.models import indexnet_matting, keep_known_pixels
-from indexnet_edu.tasks import model_inputs
+from indexnet_edu.experiments.tasks import model_inputs
 from indexnet_edu.lessons.toy import train_index_block
-from indexnet_edu.train import make_config
+from indexnet_edu.experiments.config import make_config
 from indexnet_edu.widgets.temperature import temperature_grid
 
 

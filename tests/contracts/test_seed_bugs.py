@@ -1,4 +1,4 @@
-"""Regression tests for the five bugs of the seed's code (SPEC §5): none can happen here."""
+"""Five classic ways to get an index network wrong (lesson 03's pitfalls, :mod:`indexnet_edu.lessons.pitfalls`): none can happen in the package."""
 import pytest
 import torch
 from einops import rearrange
@@ -12,7 +12,7 @@ def test_bug1_depthwise_softmax_runs_over_subpositions_not_the_height_axis():
     enc, _ = block(torch.randn(2, 3, 8, 8))
     per_window = rearrange(enc, "b c (h s1) (w s2) -> b c h w (s1 s2)", s1=2, s2=2).sum(-1)
     assert torch.allclose(per_window, torch.ones_like(per_window), atol=1e-6)
-    # the seed's softmax over the height axis would make columns, not windows, sum to 1
+    # a softmax over the height axis would make columns, not windows, sum to 1
     column_sums = enc.sum(dim=2)
     assert not torch.allclose(column_sums, torch.ones_like(column_sums), atol=1e-2)
 

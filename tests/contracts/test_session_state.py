@@ -1,4 +1,4 @@
-"""The package leaves the caller's session as it found it (issue 11, kind 7)."""
+"""The package leaves the caller's session as it found it."""
 import random
 
 import matplotlib
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet_edu import sweep
-from indexnet_edu import train as train_module
+from indexnet_edu.experiments import results
+from indexnet_edu.experiments import train as train_module
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -23,7 +23,7 @@ def rng_fingerprint():
 
 
 def one_result_table():
-    table = sweep.ResultsTable()
+    table = results.ResultsTable()
     table.values[("reconstruction", "nearest")] = {"psnr": [20.0, 21.0]}
     table.seeds[("reconstruction", "nearest")] = [0, 1]
     return table
@@ -35,7 +35,7 @@ def test_render_report_keeps_the_matplotlib_backend(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(matplotlib, "use", lambda *args, **kwargs: calls.append(args))
     backend = matplotlib.get_backend()
-    written = sweep.render_report(one_result_table(), tmp_path)
+    written = results.render_report(one_result_table(), tmp_path)
     assert calls == [] and matplotlib.get_backend() == backend
     assert (tmp_path / "reconstruction_psnr.png").stat().st_size > 0 and len(written) == 2
     assert plt.get_fignums() == []  # no pyplot figure left open either

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from indexnet_edu.compare import TRAIN_THREADS, _here_key, _pairing_key, compare_upsampler
-from indexnet_edu.custom_upsampler import CustomResampler, UpsamplerContractError, as_resampler, check_upsampler
-from indexnet_edu.registry import available_upsamplers, create_upsampler
+from indexnet_edu.experiments.compare import TRAIN_THREADS, _here_key, _pairing_key, compare_upsampler
+from indexnet_edu.upsamplers.custom import CustomResampler, UpsamplerContractError, as_resampler, check_upsampler
+from indexnet_edu.upsamplers.registry import available_upsamplers, create_upsampler
 from indexnet_edu.shipped_files import RESULT_SETS, shipped_root
-from indexnet_edu.sweep import result_path
+from indexnet_edu.experiments.results import result_path
 
 
 class Bilinear(nn.Module):

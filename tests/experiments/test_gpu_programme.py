@@ -17,7 +17,7 @@ from indexnet_edu.gpu_programme import run_programme
 from indexnet_edu.gpu_programme.__main__ import main
 from indexnet_edu.gpu_programme.archive import read_archive
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 #: What the GPU machine lacks; a sitecustomize on PYTHONPATH makes these absent in every
 #: process of the rehearsal (the programme, its data processes and its training jobs).
 ABSENT_ON_THE_GPU_MACHINE = ("tqdm", "pytest", "hypothesis", "ipywidgets", "IPython", "jupyterlab", "nbval")

@@ -1,4 +1,4 @@
-"""Metrics against hand-computed cases (SPEC §6) and properties that must always hold."""
+"""Metrics against hand-computed cases (SAD, MSE, Grad, Conn: Rhemann et al., CVPR 2009; mIoU; Boundary IoU: Cheng et al., CVPR 2021) and properties that must always hold."""
 import math
 
 import numpy as np
@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from indexnet_edu import metrics
-from indexnet_edu.metrics import (boundary_band, boundary_iou, connectivity_error, connectivity_levels,
-                                  gaussian_gradient_filters, gradient_error, gradient_magnitude, matting_metrics,
-                                  mean_matting_metrics, miou, mse, psnr, sad)
+from indexnet_edu.experiments import metrics
+from indexnet_edu.experiments.metrics import (boundary_band, boundary_iou, connectivity_error, connectivity_levels,
+                                              gaussian_gradient_filters, gradient_error, gradient_magnitude, matting_metrics,
+                                              mean_matting_metrics, miou, mse, psnr, sad)
 
 U, F, B = 128, 255, 0
 
@@ -94,7 +94,7 @@ def test_gradient_of_a_horizontal_ramp_points_along_x_only():
 
 
 def reference_gradient_error(pred, gt, trimap, sigma=1.4):
-    """An independent, loop-based implementation of SPEC §6's Grad for small maps."""
+    """An independent, loop-based implementation of the Grad error (Rhemann et al., CVPR 2009) for small maps."""
     hx, hy = gaussian_gradient_filters(sigma)
     half = hx.shape[0] // 2
 
@@ -182,7 +182,7 @@ def test_connectivity_thresholds_include_values_exactly_at_a_step():
 
 
 def reference_connectivity_error(pred, gt, trimap):
-    """SPEC §6's Conn with a plain flood fill; components numbered in column-major scan order."""
+    """The Conn error (Rhemann et al., CVPR 2009) with a plain flood fill; components numbered in column-major scan order."""
     height, width = pred.shape
     levels = np.full(pred.shape, -1.0)
     previous = 0.0

@@ -2,10 +2,11 @@
 import pytest
 import torch
 
-import indexnet_edu.train as train_module
+import indexnet_edu.experiments.train as train_module
 from indexnet_edu.models import LightEncoderDecoder
-from indexnet_edu.tasks import build_model
-from indexnet_edu.train import make_config, train
+from indexnet_edu.experiments.tasks import build_model
+from indexnet_edu.experiments.train import train
+from indexnet_edu.experiments.config import make_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

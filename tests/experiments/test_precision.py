@@ -4,9 +4,11 @@ import math
 import pytest
 import torch
 
-from indexnet_edu import train as train_module
+from indexnet_edu.experiments import train as train_module
 from indexnet_edu.checkpoint import load_checkpoint
-from indexnet_edu.train import CHECKPOINT_NAME, make_config, select_precision, train
+from indexnet_edu.experiments.train import CHECKPOINT_NAME, train
+from indexnet_edu.experiments.config import make_config
+from indexnet_edu.experiments.runtime import select_precision
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -14,8 +14,10 @@ import torch
 
 from conftest import REPO
 from indexnet_edu.checkpoint import LOCKED_EXIT_CODE, RunLockedError, exclusive_run_lock
-from indexnet_edu.sweep import job_dir, result_path, run_sweep
-from indexnet_edu.train import make_config, train
+from indexnet_edu.experiments.sweep import run_sweep
+from indexnet_edu.experiments.results import job_dir, result_path
+from indexnet_edu.experiments.train import train
+from indexnet_edu.experiments.config import make_config
 
 TINY = dict(n_train=8, n_test=4, size=16, batch_size=4, widths=(4, 8))
 
@@ -38,7 +40,7 @@ def test_a_second_training_into_a_busy_folder_is_refused_and_touches_nothing(tmp
     with exclusive_run_lock(tmp_path, "train"):  # another run holds the folder
         with pytest.raises(RunLockedError, match=f"{tmp_path} is in use by another train run"):
             train(config, tmp_path, progress=False)
-        code, _, err = finished(cli("train", "--task", "reconstruction", "--upsampler", "nearest", "--steps", "1",
+        code, _, err = finished(cli("experiments.train", "--task", "reconstruction", "--upsampler", "nearest", "--steps", "1",
                                     "--out", str(tmp_path), "--no-progress"))
     assert code == LOCKED_EXIT_CODE
     assert err.strip().count("\n") == 0 and "in use by another train run" in err and "Traceback" not in err
@@ -52,7 +54,7 @@ def test_a_second_sweep_into_a_busy_folder_is_refused(tmp_path):
         with pytest.raises(RunLockedError, match="in use by another sweep run"):
             run_sweep(["reconstruction"], ["nearest"], [0], "quick", tmp_path, steps=1, in_process=True,
                       progress=False)
-        code, _, err = finished(cli("sweep", "--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", "0",
+        code, _, err = finished(cli("experiments.sweep", "--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", "0",
                                     "--steps", "1", "--out", str(tmp_path)))
     assert code == LOCKED_EXIT_CODE and "in use by another sweep run" in err and "Traceback" not in err
     assert not result_path(tmp_path, "reconstruction", "nearest", 0).exists()
@@ -69,10 +71,10 @@ def test_a_seed_numpy_cannot_take_is_refused_at_every_boundary(tmp_path, seed):
         make_config("reconstruction", "nearest", data_seed=seed)
     with pytest.raises(ValueError, match="seeds must be ints in \\[0, 4294967295\\]"):
         run_sweep(["reconstruction"], ["nearest"], [seed], "quick", tmp_path, in_process=True)
-    code, _, err = finished(cli("train", "--task", "reconstruction", "--upsampler", "nearest", "--seed", str(seed),
+    code, _, err = finished(cli("experiments.train", "--task", "reconstruction", "--upsampler", "nearest", "--seed", str(seed),
                                 "--out", str(tmp_path / "run")))
     assert code == 2 and message.replace("\\", "") in err and "Traceback" not in err
-    code, _, err = finished(cli("sweep", "--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", str(seed),
+    code, _, err = finished(cli("experiments.sweep", "--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", str(seed),
                                 "--out", str(tmp_path / "sweep")))
     assert code == 2 and "--seeds must be in [0, 4294967295]" in err
     assert not (tmp_path / "run").exists() and not (tmp_path / "sweep").exists()
@@ -80,8 +82,8 @@ def test_a_seed_numpy_cannot_take_is_refused_at_every_boundary(tmp_path, seed):
 
 
 @pytest.mark.parametrize("module, argv", [
-    ("train", ["--task", "reconstruction", "--upsampler", "nearest"]),
-    ("sweep", ["--tasks", "reconstruction", "--upsamplers", "nearest"]),
+    ("experiments.train", ["--task", "reconstruction", "--upsampler", "nearest"]),
+    ("experiments.sweep", ["--tasks", "reconstruction", "--upsamplers", "nearest"]),
     ("bench", ["--quick"]),
 ])
 @pytest.mark.parametrize("out", ["", "  "])
@@ -109,7 +111,7 @@ def processes_mentioning(path) -> list[int]:
 def test_ctrl_c_stops_a_sweep_with_one_line_and_the_same_command_resumes_it(tmp_path):
     argv = ["--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", "0", "1",
             "--steps", "150", "--jobs", "1", "--out", str(tmp_path)]
-    sweep = cli("sweep", *argv)
+    sweep = cli("experiments.sweep", *argv)
     first = result_path(tmp_path, "reconstruction", "nearest", 0)
     second = job_dir(tmp_path, "reconstruction", "nearest", 1) / "checkpoint.pt"
     deadline = time.monotonic() + 240
@@ -127,7 +129,7 @@ def test_ctrl_c_stops_a_sweep_with_one_line_and_the_same_command_resumes_it(tmp_
     interrupted_at = torch.load(second, weights_only=True)["step"]
     assert 50 <= interrupted_at < 150  # the interrupted job checkpointed part-way
     stamp = first.stat().st_mtime_ns
-    code, out, err = finished(cli("sweep", *argv), timeout=600)
+    code, out, err = finished(cli("experiments.sweep", *argv), timeout=600)
     assert code == 0, err
     assert len(list(tmp_path.rglob("seed*.json"))) == 2
     assert first.stat().st_mtime_ns == stamp  # the finished job was skipped, not rerun
@@ -182,7 +184,7 @@ def test_a_gpu_programme_into_a_busy_folder_is_refused_before_any_work(tmp_path,
 
 
 def test_a_report_is_not_rendered_into_a_folder_a_sweep_is_writing(tmp_path, capsys):
-    from indexnet_edu.sweep import main
+    from indexnet_edu.experiments.sweep import main
 
     with exclusive_run_lock(tmp_path, "sweep"):
         assert main(["--report-only", "--out", str(tmp_path)]) == LOCKED_EXIT_CODE
@@ -191,7 +193,7 @@ def test_a_report_is_not_rendered_into_a_folder_a_sweep_is_writing(tmp_path, cap
 
 def test_report_plots_are_written_atomically_and_stale_halves_removed(tmp_path):
     from indexnet_edu.checkpoint import atomic_write_json
-    from indexnet_edu.sweep import load_results, render_report
+    from indexnet_edu.experiments.results import load_results, render_report
 
     atomic_write_json({"task": "reconstruction", "upsampler": "nearest", "seed": 0, "preset": "quick",
                        "metrics": {"psnr": 20.0}}, result_path(tmp_path, "reconstruction", "nearest", 0))
@@ -208,7 +210,7 @@ def test_report_plots_are_written_atomically_and_stale_halves_removed(tmp_path):
 def test_a_train_config_built_directly_is_checked_like_make_config(field, value):
     import dataclasses
 
-    from indexnet_edu.train import TrainConfig
+    from indexnet_edu.experiments.config import TrainConfig
 
     with pytest.raises(ValueError, match=field):
         TrainConfig("reconstruction", "nearest", **{field: value})
@@ -227,7 +229,7 @@ def test_train_refuses_what_is_not_a_config_and_a_non_positive_interrupt_step(tm
 @pytest.mark.parametrize("call", [
     lambda: __import__("indexnet_edu.widgets.pooling", fromlist=["x"]).random_index(torch.zeros(1, 1, 4, 4), 2, 2**64),
     lambda: __import__("indexnet_edu.widgets.upsampling", fromlist=["x"]).default_carafe(1, 2, seed=2**64),
-    lambda: __import__("indexnet_edu.cost", fromlist=["x"]).cost_table(8, 8, names=["nearest"],
+    lambda: __import__("indexnet_edu.bench.cost", fromlist=["x"]).cost_table(8, 8, names=["nearest"],
                                                                                       seed=2**32),
     lambda: __import__("indexnet_edu.lessons.toy", fromlist=["x"]).train_index_block(steps=1, seed=2**32),
     lambda: __import__("indexnet_edu.data", fromlist=["x"]).make_dataset("reconstruction", n=2, size=16, seed=2**32),
@@ -238,7 +240,7 @@ def test_seeds_beyond_numpys_range_are_refused_by_every_public_function_that_see
 
 
 def test_a_sweep_runs_a_job_named_twice_once(tmp_path, monkeypatch):
-    import indexnet_edu.sweep as sweep_module
+    import indexnet_edu.experiments.sweep as sweep_module
 
     ran = []
     monkeypatch.setattr(sweep_module, "_run_in_process", lambda task, upsampler, seed, *rest: ran.append(seed))
@@ -248,7 +250,7 @@ def test_a_sweep_runs_a_job_named_twice_once(tmp_path, monkeypatch):
 
 
 def test_a_job_stopped_by_a_signal_from_outside_the_sweep_is_a_failure_not_a_gap(tmp_path, monkeypatch):
-    import indexnet_edu.sweep as sweep_module
+    import indexnet_edu.experiments.sweep as sweep_module
 
     monkeypatch.setattr(sweep_module._Jobs, "run", lambda self, command, env: (130, "interrupted after step 7"))
     with pytest.raises(RuntimeError, match="stopped by a signal from outside the sweep"):
@@ -300,7 +302,7 @@ SIGINT_IGNORER = ("import signal, time; signal.signal(signal.SIGINT, signal.SIG_
 
 def ignoring_job(jobs) -> subprocess.Popen:
     """A stand-in job that ignores SIGINT (stuck in a long step), registered as running."""
-    from indexnet_edu.sweep import _Jobs
+    from indexnet_edu.experiments.sweep import _Jobs
 
     assert isinstance(jobs, _Jobs)
     process = subprocess.Popen([sys.executable, "-c", SIGINT_IGNORER], stdout=subprocess.PIPE, text=True,
@@ -311,7 +313,7 @@ def ignoring_job(jobs) -> subprocess.Popen:
 
 
 def test_a_job_that_does_not_stop_after_ctrl_c_is_killed_after_the_grace_period():
-    from indexnet_edu.sweep import _Jobs
+    from indexnet_edu.experiments.sweep import _Jobs
 
     jobs = _Jobs()
     process = ignoring_job(jobs)
@@ -323,7 +325,7 @@ def test_a_job_that_does_not_stop_after_ctrl_c_is_killed_after_the_grace_period(
 def test_a_second_ctrl_c_kills_the_jobs_instead_of_waiting_for_their_checkpoints():
     import threading
 
-    from indexnet_edu.sweep import _Jobs
+    from indexnet_edu.experiments.sweep import _Jobs
 
     jobs = _Jobs()
     process = ignoring_job(jobs)
@@ -337,7 +339,7 @@ def test_a_second_ctrl_c_kills_the_jobs_instead_of_waiting_for_their_checkpoints
 def test_sigterm_stops_a_sweep_like_ctrl_c_and_its_jobs_with_it(tmp_path):
     argv = ["--tasks", "reconstruction", "--upsamplers", "nearest", "--seeds", "0", "--steps", "150",
             "--jobs", "1", "--out", str(tmp_path)]
-    sweep = cli("sweep", *argv)
+    sweep = cli("experiments.sweep", *argv)
     checkpoint = job_dir(tmp_path, "reconstruction", "nearest", 0) / "checkpoint.pt"
     deadline = time.monotonic() + 240
     while not checkpoint.exists() and time.monotonic() < deadline and sweep.poll() is None:
@@ -355,7 +357,7 @@ def test_sigterm_stops_a_sweep_like_ctrl_c_and_its_jobs_with_it(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_makes_a_training_run_checkpoint_and_exit_143(tmp_path):
-    run = cli("train", "--task", "reconstruction", "--upsampler", "nearest", "--steps", "100000",
+    run = cli("experiments.train", "--task", "reconstruction", "--upsampler", "nearest", "--steps", "100000",
               "--out", str(tmp_path), "--no-progress")
     deadline = time.monotonic() + 120
     while not (tmp_path / "checkpoint.pt").exists() and time.monotonic() < deadline and run.poll() is None:

@@ -7,8 +7,9 @@ import pytest
 
 from indexnet_edu.lessons.shipped import (SHIPPED_DIR, SUCCESSOR_ARMS, SUCCESSOR_TASKS, SUCCESSORS_DIR,
                                           shipped_checkpoint, shipped_results, successor_results)
-from indexnet_edu.sweep import load_results
-from indexnet_edu.train import CHECKPOINT_NAME, PRESETS, _load_data, evaluate, load_trained_model
+from indexnet_edu.experiments.results import load_results
+from indexnet_edu.experiments.train import CHECKPOINT_NAME, _load_data, evaluate, load_trained_model
+from indexnet_edu.experiments.config import PRESETS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -6,8 +6,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from indexnet_edu.checkpoint import atomic_write_json
-from indexnet_edu.stats import NO_DIFFERENCE, NOT_LEARNED, paired_contrast, sign_flip_p, summarize
-from indexnet_edu.sweep import load_results, report_text, result_path, strip_plot
+from indexnet_edu.experiments.stats import NO_DIFFERENCE, NOT_LEARNED, paired_contrast, sign_flip_p, summarize
+from indexnet_edu.experiments.results import load_results, report_text, result_path, strip_plot
 
 
 def test_summary_uses_the_sample_standard_deviation():
@@ -125,7 +125,7 @@ def test_the_contrasts_table_parses_as_an_eight_column_markdown_table():
     contrasts table as one run-on paragraph."""
     from markdown_it import MarkdownIt
 
-    from indexnet_edu.stats import contrasts_markdown, paired_contrast
+    from indexnet_edu.experiments.stats import contrasts_markdown, paired_contrast
 
     contrast = paired_contrast([1.0, 2.0, 3.0, 4.0, 5.0], [0.5, 1.0, 2.5, 3.0, 4.0], True, task="reconstruction",
                                metric="psnr", arm="hin", reference="bilinear")

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from indexnet_edu.checkpoint import atomic_write_json
-from indexnet_edu.sweep import load_results, render_report, result_path, run_sweep
+from indexnet_edu.experiments.sweep import run_sweep
+from indexnet_edu.experiments.results import load_results, render_report, result_path
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fake_result(out, task, upsampler, seed, **metrics):
@@ -87,7 +88,7 @@ def test_sweep_rejects_unknown_names(tmp_path):
 
 def test_sweep_cli_renders_report_only(tmp_path):
     fake_result(tmp_path, "matting", "hin", 0, sad=1.0, mse=0.1, grad=2.0, conn=1.0)
-    done = subprocess.run([sys.executable, "-m", "indexnet_edu.sweep", "--out", str(tmp_path), "--report-only"],
+    done = subprocess.run([sys.executable, "-m", "indexnet_edu.experiments.sweep", "--out", str(tmp_path), "--report-only"],
                           cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
@@ -99,7 +100,7 @@ def test_a_contrast_refuses_runs_of_one_seed_trained_on_different_machines(tmp_p
     its kernels), as much as seeds differ: such runs are not paired."""
     import json as _json
 
-    from indexnet_edu.sweep import load_results as _load
+    from indexnet_edu.experiments.results import load_results as _load
 
     for upsampler, model in (("bilinear", "Intel(R) Xeon(R) Processor"), ("hin", "AMD EPYC")):
         for seed in (0, 1):

@@ -1,11 +1,12 @@
-"""A sweep never reports results made with other settings (issue 11, kind 6)."""
+"""A sweep never reports results made with other settings."""
 import json
 from dataclasses import asdict
 
 import pytest
 
-from indexnet_edu import sweep
-from indexnet_edu import train as train_module
+from indexnet_edu.experiments import results, sweep
+from indexnet_edu.experiments import config as config_module
+from indexnet_edu.experiments import train as train_module
 from indexnet_edu.checkpoint import atomic_save
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -14,7 +15,7 @@ TINY = dict(steps=3, batch_size=4, size=16, n_train=8, n_test=4, lr=1e-3, checkp
 
 @pytest.fixture
 def tiny_preset(monkeypatch):
-    monkeypatch.setattr(train_module, "PRESETS", {**train_module.PRESETS, "quick": TINY})
+    monkeypatch.setattr(config_module, "PRESETS", {**config_module.PRESETS, "quick": TINY})
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def three_step_sweep(tmp_path, tiny_preset):
 
 
 def test_results_store_the_config_they_were_made_with(three_step_sweep):
-    stored = json.loads(sweep.result_path(three_step_sweep, "reconstruction", "nearest", 0).read_text())
+    stored = json.loads(results.result_path(three_step_sweep, "reconstruction", "nearest", 0).read_text())
     assert stored["config"]["steps"] == 3 and stored["config"]["preset"] == "quick"
 
 
@@ -54,20 +55,20 @@ def test_the_same_settings_skip_the_finished_job(three_step_sweep, monkeypatch):
 
 
 def test_an_unfinished_checkpoint_of_other_settings_is_refused_before_any_job(tmp_path, tiny_preset):
-    config = train_module.make_config("reconstruction", "nearest", steps=3)
-    run_dir = sweep.result_path(tmp_path, "reconstruction", "nearest", 0).with_suffix("")
+    config = config_module.make_config("reconstruction", "nearest", steps=3)
+    run_dir = results.result_path(tmp_path, "reconstruction", "nearest", 0).with_suffix("")
     atomic_save({"config": asdict(config)}, run_dir / train_module.CHECKPOINT_NAME)
     with pytest.raises(ValueError, match=r"checkpoint\.pt was made with other settings \(steps: 3 → 4\)"):
         sweep.check_existing_results([("reconstruction", "nearest", 0)], "quick", tmp_path, 4, "light")
 
 
 def test_a_table_never_averages_seeds_made_with_different_settings(three_step_sweep):
-    first = sweep.result_path(three_step_sweep, "reconstruction", "nearest", 0)
+    first = results.result_path(three_step_sweep, "reconstruction", "nearest", 0)
     other = json.loads(first.read_text())
     other["seed"], other["config"]["seed"], other["config"]["steps"] = 1, 1, 60
-    sweep.result_path(three_step_sweep, "reconstruction", "nearest", 1).write_text(json.dumps(other))
+    results.result_path(three_step_sweep, "reconstruction", "nearest", 1).write_text(json.dumps(other))
     with pytest.raises(ValueError, match=r"were made with different settings \(steps\)"):
-        sweep.load_results(three_step_sweep)
+        results.load_results(three_step_sweep)
 
 
 def test_a_sweep_reports_only_the_seeds_it_was_asked_for(three_step_sweep, tiny_preset):

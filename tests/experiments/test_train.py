@@ -10,18 +10,20 @@ import pytest
 import torch
 
 from indexnet_edu import checkpoint as ckpt
-from indexnet_edu.tasks import charbonnier, indexnet_options, matting_loss
-from indexnet_edu.train import LAPTOP_TASK_STEPS, PRESETS, StepBatchSampler, make_config, train
+from indexnet_edu.experiments.tasks import build_model, charbonnier, matting_loss
+from indexnet_edu.experiments.config import make_config, preset_values
+from indexnet_edu.experiments.tasks import task_spec
+from indexnet_edu.experiments.train import StepBatchSampler, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args, timeout=300):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
-    return subprocess.run([sys.executable, "-m", "indexnet_edu.train", *args, "--no-progress"], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "indexnet_edu.experiments.train", *args, "--no-progress"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -144,8 +146,8 @@ def test_texture_regions_run_scores_four_classes_with_its_test_loss(tmp_path):
 
 
 def test_laptop_preset_sets_steps_per_task():
-    assert make_config("texture_regions", "hin", "laptop").steps == LAPTOP_TASK_STEPS["texture_regions"]
-    assert make_config("matting_noskip", "hin", "laptop").steps == PRESETS["laptop"]["steps"]
+    assert make_config("texture_regions", "hin", "laptop").steps == task_spec("texture_regions").laptop_steps == 200
+    assert make_config("matting_noskip", "hin", "laptop").steps == preset_values("laptop")["steps"]
     assert make_config("texture_regions", "hin", "laptop", steps=7).steps == 7
 
 
@@ -167,10 +169,10 @@ def test_resume_with_a_different_config_is_refused(tmp_path):
     (["--task", "matting", "--upsampler", "hin", "--steps", "0"], "--steps must be >= 1"),
     (["--task", "matting", "--upsampler", "hin", "--preset", "huge"], "invalid choice: 'huge'"),
     (["--task", "segmentation", "--upsampler", "hin", "--model", "indexnet"], "matting model"),
-    (["--task", "matting", "--upsampler", "carafe", "--model", "indexnet"], "--model indexnet supports"),
+    (["--task", "matting", "--upsampler", "carafe", "--model", "indexnet"], "--model indexnet takes an index network"),
 ])
 def test_bad_cli_arguments_give_clear_errors(tmp_path, capsys, args, message):
-    from indexnet_edu.train import main
+    from indexnet_edu.experiments.train import main
 
     with pytest.raises(SystemExit) as exit_info:
         main([*args, "--out", str(tmp_path), "--no-progress"])
@@ -178,12 +180,22 @@ def test_bad_cli_arguments_give_clear_errors(tmp_path, capsys, args, message):
     assert message in capsys.readouterr().err
 
 
-def test_indexnet_option_mapping_follows_the_upsampler_name():
-    assert indexnet_options("max_unpool") == {"index": "maxpool", "nonlinear": False, "context": False}
-    assert indexnet_options("hin_ctx") == {"index": "holistic", "nonlinear": False, "context": True}
-    assert indexnet_options("din_m2o_nl_ctx") == {"index": "m2o", "nonlinear": True, "context": True}
-    with pytest.raises(ValueError):
-        indexnet_options("din_o2o_modelwise")
+@pytest.mark.parametrize("upsampler, index, nonlinear, context", [
+    ("max_unpool", "maxpool", False, False), ("hin_ctx", "holistic", False, True),
+    ("din_m2o_nl_ctx", "m2o", True, True), ("din_o2o_nl", "o2o", True, False),
+])
+def test_the_indexnet_model_takes_its_index_network_from_the_registry_options(upsampler, index, nonlinear, context):
+    from indexnet_edu.upsamplers.registry import upsampler_spec
+
+    assert dict(upsampler_spec(upsampler).options) == {"index": index, "nonlinear": nonlinear, "context": context}
+    model = build_model("matting", upsampler, "indexnet")
+    assert (model.index, model.nonlinear, model.context) == (index, nonlinear, context)
+
+
+def test_the_indexnet_model_refuses_a_shared_or_non_index_upsampler_naming_the_ones_it_takes():
+    for upsampler in ("din_o2o_modelwise", "carafe"):
+        with pytest.raises(ValueError, match=r"takes an index network \(max_unpool, hin, .*din_m2o_nl_ctx\)"):
+            build_model("matting", upsampler, "indexnet")
 
 
 def test_matting_loss_is_charbonnier_floor_for_a_perfect_prediction():
@@ -203,7 +215,7 @@ def test_charbonnier_ignores_pixels_outside_the_weight():
 def test_torchrun_two_processes_on_cpu_write_results_once(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                           "-m", "indexnet_edu.train", "--task", "reconstruction", "--upsampler", "hin",
+                           "-m", "indexnet_edu.experiments.train", "--task", "reconstruction", "--upsampler", "hin",
                            "--steps", "3", "--out", str(tmp_path), "--no-progress"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -219,7 +231,7 @@ def test_ctrl_c_writes_a_checkpoint_and_exits_130(tmp_path):
     import time
 
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")  # CPU: exact
-    process = subprocess.Popen([sys.executable, "-m", "indexnet_edu.train", "--task", "reconstruction",
+    process = subprocess.Popen([sys.executable, "-m", "indexnet_edu.experiments.train", "--task", "reconstruction",
                                 "--upsampler", "nearest", "--steps", "100000", "--out", str(tmp_path), "--no-progress"],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

@@ -10,7 +10,7 @@ import pytest
 from indexnet_edu.lessons import exercises
 from indexnet_edu.lessons.exercises import capstone, core, cost, foundations, fusion, playground, solutions, training
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = sorted(exercises.CHECKS)
 
 

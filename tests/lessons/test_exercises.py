@@ -10,7 +10,7 @@ from einops import rearrange
 from indexnet_edu.lessons import exercises
 from indexnet_edu.lessons.exercises import solutions
 from indexnet_edu import indexed_pool, indexed_upsample, max_index
-from indexnet_edu.index_blocks import normalise_index
+from indexnet_edu.upsamplers.index_blocks import normalise_index
 
 
 # --- wrong answers: each a plausible learner mistake ------------------------------------------
@@ -52,7 +52,7 @@ def bounds_for_stride_two_only(stride):
 
 
 def sapa_without_layer_norm(encoder, decoder, k):
-    from indexnet_edu.sapa import neighbour_similarity
+    from indexnet_edu.upsamplers.sapa import neighbour_similarity
     return torch.softmax(neighbour_similarity(encoder, decoder, k), dim=1)
 
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from indexnet_edu.lessons.exercises import (check_deconv_overlap, check_pixel_shuffle_by_index,
-                                               check_temperature_for_weight, check_window_max_gate)
+                                            check_temperature_for_weight, check_window_max_gate)
 
 
 def stub(*args):

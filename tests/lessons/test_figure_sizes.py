@@ -73,7 +73,7 @@ def rendered_sizes(figure) -> tuple[float, list[tuple[str, float]]]:
 
 
 def _image(size=32, gray=False):
-    from indexnet_edu.images import load_image
+    from indexnet_edu.data.images import load_image
 
     return load_image("camera", size, gray=gray)
 
@@ -155,7 +155,7 @@ def temperature_snapshots_02():
 
 
 def pooling_snapshots_02():
-    from indexnet_edu.index_blocks import HolisticIndexBlock
+    from indexnet_edu.upsamplers.index_blocks import HolisticIndexBlock
     from indexnet_edu.widgets import PoolingExplorer
     from indexnet_edu.widgets.snapshots import pooling_snapshots
 
@@ -204,7 +204,7 @@ def roundtrip_05():
 
 
 def strip_plot_05():
-    from indexnet_edu.sweep import strip_plot
+    from indexnet_edu.experiments.results import strip_plot
 
     return strip_plot(_table(["reconstruction"]), "reconstruction").figure
 
@@ -374,7 +374,7 @@ def test_no_figure_holds_more_than_twelve_panels(make):
 #: Where the lessons' figures come from.
 DRAWING_MODULES = ("indexnet_edu.lessons.plotting", "indexnet_edu.lessons.training_views",
                    "indexnet_edu.lessons.fusion_views", "indexnet_edu.widgets.snapshots", "indexnet_edu.bench.plots",
-                   "indexnet_edu.sweep")
+                   "indexnet_edu.experiments.sweep")
 #: Functions of those modules the lessons call that return data, not a figure.
 NOT_FIGURES = {"committed_results", "edge_pixel", "first_seeds_contrast", "fit_successors", "index_map_structure",
                "kernel_concentration", "lesson_results_dir", "lineage_markdown", "load_results", "machine_gaps",
@@ -383,7 +383,7 @@ NOT_FIGURES = {"committed_results", "edge_pixel", "first_seeds_contrast", "fit_s
 
 def called_in_lessons() -> set[str]:
     called = set()
-    for lesson in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"):
+    for lesson in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"):
         for cell in json.loads(lesson.read_text(encoding="utf-8"))["cells"]:
             if cell["cell_type"] == "code":
                 called |= set(re.findall(r"\b([A-Za-z_]\w*)\(", "".join(cell["source"])))

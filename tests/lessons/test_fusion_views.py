@@ -5,10 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from indexnet_edu.lessons import fusion_views as fv
-from indexnet_edu.images import load_image
-from indexnet_edu.reassembly import reassemble
-from indexnet_edu.stats import paired_contrast
-from indexnet_edu.sweep import ResultsTable
+from indexnet_edu.data.images import load_image
+from indexnet_edu.ops.reassembly import reassemble
+from indexnet_edu.experiments.stats import paired_contrast
+from indexnet_edu.experiments.results import ResultsTable
 from indexnet_edu.widgets.upsampling import (SUCCESSORS, UPSAMPLERS, default_successors, explore_upsampling,
                                              kernel_at, patch_features)
 

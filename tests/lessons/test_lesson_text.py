@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -30,9 +30,18 @@ def test_no_lesson_points_to_the_projects_internal_spec(notebook):
 
 
 def test_no_package_text_shown_to_learners_points_to_the_internal_spec():
-    package = Path(__file__).resolve().parents[1] / "indexnet_edu"
+    package = Path(__file__).resolve().parents[2] / "indexnet_edu"
     offenders = [str(path.relative_to(package)) for path in package.rglob("*.py") if "SPEC" in path.read_text()]
     assert not offenders
+
+
+def test_code_and_tests_cite_papers_and_behaviour_not_issue_numbers_or_outside_documents():
+    repo = Path(__file__).resolve().parents[2]
+    cited = re.compile(r"\b[Ii]ssue ?#?\d+|\bSPEC\b|SPEC\.md|the seed's (?:code|bugs)")
+    files = [path for folder in ("indexnet_edu", "tests", "tools", "benchmarks") for path in (repo / folder).rglob("*.py")]
+    offenders = [f"{path.relative_to(repo)}:{number}" for path in files if path != Path(__file__).resolve()
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if cited.search(line)]
+    assert len(files) > 100 and not offenders
 
 
 @pytest.mark.parametrize("notebook", LESSONS, ids=lambda path: getattr(path, "stem", None))

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from indexnet_edu import DepthwiseIndexBlock, indexed_pool, indexed_upsample
-from indexnet_edu.index_blocks import normalise_index
+from indexnet_edu.upsamplers.index_blocks import normalise_index
 from indexnet_edu.lessons.pitfalls import (PITFALLS, BranchWithMissingBatchNorm, mode_check_that_never_fails,
-                                   pool_ignoring_divisibility, softmax_over_height, swapped_indices)
+                                           pool_ignoring_divisibility, softmax_over_height, swapped_indices)
 
 
 def window_sums(index, stride=2):

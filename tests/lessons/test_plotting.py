@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from indexnet_edu.images import load_image  # noqa: E402
+from indexnet_edu.data.images import load_image  # noqa: E402
 from indexnet_edu.lessons.plotting import show_row, show_temperature_strip, show_windows, to_numpy_image  # noqa: E402
 
 

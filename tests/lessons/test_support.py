@@ -3,9 +3,9 @@ import pytest
 import torch
 
 import indexnet_edu as ie
-from indexnet_edu.cost import count_flops, count_parameters
+from indexnet_edu.bench.cost import count_flops, count_parameters
 from indexnet_edu.lessons.env import environment_report, quick_mode
-from indexnet_edu.images import IMAGES, load_image
+from indexnet_edu.data.images import IMAGES, load_image
 
 
 @pytest.mark.parametrize("name", IMAGES)

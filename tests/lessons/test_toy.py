@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from indexnet_edu import average_index, nearest_index
-from indexnet_edu.images import load_image
+from indexnet_edu.data.images import load_image
 from indexnet_edu.lessons.toy import reconstruct, reconstruction_error, train_index_block
 
 SMALL = dict(steps=30, progress=False)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from indexnet_edu.bench.naive import naive_reassemble
-from indexnet_edu.cost import count_flops, naive_reassembly_values, reassembly_flops
-from indexnet_edu.reassembly import reassemble
+from indexnet_edu.bench.cost import count_flops, naive_reassembly_values, reassembly_flops
+from indexnet_edu.ops.reassembly import reassemble
 
 
 def test_reassembly_flops_match_the_flop_counter_on_the_fast_operator():

@@ -1,4 +1,4 @@
-"""The classic operators are index functions (SPEC §1), to float64 round-off (<= 1e-12)."""
+"""The classic operators are index functions (Lu et al., Indices Matter, ICCV 2019), to float64 round-off (<= 1e-12)."""
 import torch
 import torch.nn.functional as F
 from hypothesis import given

@@ -1,4 +1,4 @@
-"""Index forms on ±inf and NaN behave as the PyTorch operator each one claims to equal (issue 11, kind 1)."""
+"""Index forms on ±inf and NaN behave as the PyTorch operator each one claims to equal."""
 import math
 
 import hypothesis.strategies as st

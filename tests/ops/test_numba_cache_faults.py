@@ -25,7 +25,7 @@ CHECK = """
     BACKWARD = os.environ.get("CHECK_BACKWARD") == "1"
     import torch
     from indexnet_edu.bench.naive import naive_reassemble
-    from indexnet_edu.reassembly import reassemble
+    from indexnet_edu.ops.reassembly import reassemble
     torch.set_num_threads(1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -102,7 +102,7 @@ def test_a_corrupt_cache_compiles_in_memory_and_says_how_to_rebuild_it(tmp_path)
 @needs_numba
 def test_a_kernel_error_that_is_not_the_caches_is_not_hidden(monkeypatch):
     # Only errors raised inside numba's caching code switch to compiling in memory.
-    from indexnet_edu.kernels import numba_cpu
+    from indexnet_edu.ops.kernels import numba_cpu
 
     def broken(kernels_of):
         raise RuntimeError("a bug in a pass")
@@ -116,7 +116,7 @@ def test_a_kernel_error_that_is_not_the_caches_is_not_hidden(monkeypatch):
 def test_disabled_jit_makes_auto_take_the_torch_operator():
     result = run_python("""
         import torch
-        from indexnet_edu.reassembly import choose_implementation, reassemble
+        from indexnet_edu.ops.reassembly import choose_implementation, reassemble
         y, kernels = torch.randn(1, 3, 4, 5), torch.rand(1, 9, 8, 10)
         print(choose_implementation(y, kernels))
         try:

@@ -11,7 +11,7 @@ from conftest import GEOMETRIES, MMCV_REFERENCE
 
 
 def naive_reassemble(y, kernels, k, scale, groups, padding):
-    """Literal loop over output pixels and kernel taps (SPEC §2), written for clarity, not speed."""
+    """Literal loop over output pixels and kernel taps (CARAFE's reassembly, Wang et al., ICCV 2019), written for clarity, not speed."""
     batch, channels, height, width = y.shape
     r = k // 2
     out = torch.zeros(batch, channels, height * scale, width * scale, dtype=y.dtype)

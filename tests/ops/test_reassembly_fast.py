@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from conftest import GEOMETRIES
 from indexnet_edu.bench.naive import naive_reassemble
-from indexnet_edu.reassembly import carafe, reassemble
+from indexnet_edu.ops.reassembly import carafe, reassemble
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -178,17 +178,17 @@ def test_wrong_kernel_shape_names_the_expected_shape():
         reassemble(y, torch.rand(1, 9, 6, 5), 3)
 
 
-# mmcv's reference vectors are checked once, in tests/test_reassembly.py.
+# mmcv's reference vectors are checked once, in tests/ops/test_reassembly.py.
 
 
 @pytest.mark.parametrize("chunk_values", [1, 2 * (2 * 4 * 9 * 4)])  # 1 row per step; steps of 2, 2, 1
 def test_results_do_not_depend_on_how_rows_are_chunked(monkeypatch, chunk_values):
-    from indexnet_edu import reassembly
+    from indexnet_edu.ops.kernels import torch_blas
 
     y, kernels = random_case(12, 2, 8, 5, 4, 3, 2, 2)
     grad_out = torch.randn(2, 8, 10, 8, dtype=torch.float64)
     want = gradients(lambda a, b: naive_reassemble(a, b, 3, 2, 2, "replicate"), y, kernels, grad_out)
-    monkeypatch.setattr(reassembly, "_CHUNK_VALUES", chunk_values)
+    monkeypatch.setattr(torch_blas, "_CHUNK_VALUES", chunk_values)
     got = gradients(lambda a, b: reassemble(a, b, 3, 2, 2, "replicate", implementation="torch"), y, kernels, grad_out)
     for a, b in zip(got, want):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

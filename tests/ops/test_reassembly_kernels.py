@@ -17,7 +17,7 @@ import torch
 
 from conftest import MMCV_REFERENCE, REPO, numba_importable, run_python
 from indexnet_edu.bench.naive import naive_reassemble
-from indexnet_edu.reassembly import IMPLEMENTATION_ENV, choose_implementation, reassemble
+from indexnet_edu.ops.reassembly import IMPLEMENTATION_ENV, choose_implementation, reassemble
 
 needs_numba = pytest.mark.skipif(not numba_importable(), reason="numba is not installed (pip install numba)")
 TRITON = importlib.util.find_spec("triton") is not None
@@ -63,7 +63,7 @@ def test_the_environment_variable_sets_the_default(monkeypatch):
 
 
 def test_use_implementation_chooses_for_a_block_and_restores_after(monkeypatch):
-    from indexnet_edu.reassembly import use_implementation
+    from indexnet_edu.ops.reassembly import use_implementation
 
     monkeypatch.setenv(IMPLEMENTATION_ENV, "torch")
     y, kernels = case()
@@ -80,8 +80,8 @@ def test_use_implementation_chooses_for_a_block_and_restores_after(monkeypatch):
 
 
 def test_flops_are_counted_in_full_whichever_implementation_would_run():
-    from indexnet_edu.cost import count_flops, reassembly_flops
-    from indexnet_edu.reassembly import use_implementation
+    from indexnet_edu.bench.cost import count_flops, reassembly_flops
+    from indexnet_edu.ops.reassembly import use_implementation
 
     y, kernels = case(dtype=torch.float32)
     want = 2 * reassembly_flops(8, 5, 6, 3, 2)  # batch of 2
@@ -125,7 +125,7 @@ def test_non_finite_inputs_keep_their_semantics_whatever_the_implementation(impl
 def test_the_parallel_build_agrees_and_thread_settings_are_restored(monkeypatch):
     import numba
 
-    from indexnet_edu.kernels import numba_cpu
+    from indexnet_edu.ops.kernels import numba_cpu
 
     monkeypatch.setattr(numba_cpu, "PARALLEL_WORK", 0)  # this small case on several threads too
 
@@ -154,7 +154,7 @@ def test_the_parallel_build_agrees_and_thread_settings_are_restored(monkeypatch)
 
 @needs_numba
 def test_small_calls_stay_serial_on_several_threads():
-    from indexnet_edu.kernels import numba_cpu
+    from indexnet_edu.ops.kernels import numba_cpu
 
     threads = torch.get_num_threads()
     try:
@@ -174,7 +174,7 @@ def test_small_calls_stay_serial_on_several_threads():
 def test_serial_and_parallel_builds_are_cached_apart():
     # numba's cache index does not record parallel=True: a shared file would hand the parallel
     # dispatcher the serial machine code (measured: no speed-up at 2 threads until split).
-    from indexnet_edu.kernels.numba_cpu import compiled_kernels
+    from indexnet_edu.ops.kernels.numba_cpu import compiled_kernels
 
     serial, parallel = compiled_kernels(3, 2, False), compiled_kernels(3, 2, True)
     serial_file = serial.forward.py_func.__code__.co_filename
@@ -185,12 +185,12 @@ def test_serial_and_parallel_builds_are_cached_apart():
 
 @needs_numba
 def test_the_generated_source_is_cached_in_the_users_cache_folder(tmp_path):
-    from indexnet_edu.kernels.numba_cpu import kernel_source
+    from indexnet_edu.ops.kernels.numba_cpu import kernel_source
 
     code = f"""
         import torch
         from indexnet_edu.bench.naive import naive_reassemble
-        from indexnet_edu.reassembly import reassemble
+        from indexnet_edu.ops.reassembly import reassemble
         torch.manual_seed(0)
         torch.set_num_threads(1)  # the serial build
         y, kernels = torch.randn(1, 3, 4, 5), torch.rand(1, 9, 8, 10)
@@ -217,7 +217,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_instead(tmp_path):
     result = run_python("""
         import torch
         from indexnet_edu.bench.naive import naive_reassemble
-        from indexnet_edu.reassembly import reassemble
+        from indexnet_edu.ops.reassembly import reassemble
         y, kernels = torch.randn(1, 3, 4, 5, dtype=torch.float64), torch.rand(1, 9, 8, 10, dtype=torch.float64)
         torch.testing.assert_close(reassemble(y, kernels, 3, 2, implementation="numba"), naive_reassemble(y, kernels, 3))
     """, {"INDEXNET_EDU_CACHE": str(unsafe)})
@@ -227,7 +227,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_instead(tmp_path):
 
 @pytest.mark.parametrize("kernel_size, scale", [(1, 1), (3, 3), (7, 2)])
 def test_generated_source_is_valid_python_with_every_tap_and_sub_pixel(kernel_size, scale):
-    from indexnet_edu.kernels.numba_cpu import kernel_source
+    from indexnet_edu.ops.kernels.numba_cpu import kernel_source
 
     source = kernel_source(kernel_size, scale)
     compile(source, "<generated>", "exec")
@@ -243,7 +243,7 @@ def test_without_numba_the_package_uses_the_torch_operator():
         import torch
         import indexnet_edu as ie
         from indexnet_edu.bench.naive import naive_reassemble
-        from indexnet_edu.reassembly import choose_implementation, reassemble
+        from indexnet_edu.ops.reassembly import choose_implementation, reassemble
         y = torch.randn(2, 8, 5, 6, dtype=torch.float64, requires_grad=True)
         kernels = torch.rand(2, 2 * 25, 10, 12, dtype=torch.float64, requires_grad=True)
         assert choose_implementation(y, kernels) == "torch"
@@ -271,8 +271,8 @@ TRITON_CHECK = """
     import numpy as np
     import torch
     from indexnet_edu.bench.naive import naive_reassemble
-    from indexnet_edu.kernels import triton_cuda
-    from indexnet_edu.reassembly import carafe, choose_implementation, reassemble
+    from indexnet_edu.ops.kernels import triton_cuda
+    from indexnet_edu.ops.reassembly import carafe, choose_implementation, reassemble
 
     assert triton_cuda.interpreted() and choose_implementation(torch.zeros(1, 1, 2, 2), torch.zeros(1, 9, 4, 4),
                                                                "triton") == "triton"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from indexnet_edu.bench.naive import naive_reassemble
-from indexnet_edu.reassembly import reassemble
-from indexnet_edu.registry import create_upsampler
+from indexnet_edu.ops.reassembly import reassemble
+from indexnet_edu.upsamplers.registry import create_upsampler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -60,7 +60,7 @@ def test_the_penalty_reaches_a_content_aware_modules_parameters():
 
 def test_first_derivatives_still_take_the_hand_written_backward(implementation, monkeypatch):
     # The differentiable backward (C·k²·s² times the input's memory) runs only under create_graph.
-    from indexnet_edu import reassembly
+    from indexnet_edu.ops import reassembly
 
     monkeypatch.setattr(reassembly, "_differentiable_backward",
                         lambda *a: pytest.fail("create_graph=False took the differentiable backward"))
@@ -70,7 +70,7 @@ def test_first_derivatives_still_take_the_hand_written_backward(implementation, 
 
 
 def test_the_compiled_graphs_operator_refuses_a_second_derivative_by_name():
-    from indexnet_edu import reassembly_op
+    from indexnet_edu.ops import reassembly_op
 
     if not reassembly_op.AVAILABLE:
         pytest.skip("torch.library.custom_op needs PyTorch >= 2.4")

@@ -27,7 +27,7 @@ from conftest import free_port
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = "02_index_playground.ipynb"
 SERVER_START_S = 90
 KERNEL_RUN_S = 180

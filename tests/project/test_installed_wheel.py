@@ -122,7 +122,7 @@ def test_a_lesson_with_its_data_removed_fails_with_one_line_naming_the_file_and_
             "checkpoint": "from indexnet_edu.lessons.shipped import model_or_train; model_or_train('matting_noskip', 'hin')",
             "benchmark": "from indexnet_edu.bench.plots import committed_results; committed_results('cpu.json')",
         }
-        expected = {"results": ("reconstruction/bilinear/seed0.json", "python -m indexnet_edu.sweep"),
+        expected = {"results": ("reconstruction/bilinear/seed0.json", "python -m indexnet_edu.experiments.sweep"),
                     "checkpoint": ("matting_noskip/hin/seed0/checkpoint.pt", "retrain=True"),
                     "benchmark": ("benchmarks/cpu.json", "python -m indexnet_edu.bench")}
         for name, code in calls.items():

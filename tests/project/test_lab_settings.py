@@ -22,7 +22,7 @@ import pytest
 
 from conftest import free_port
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SETTING = "@jupyterlab/apputils-extension:notification"
 
 

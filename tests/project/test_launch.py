@@ -160,7 +160,7 @@ def test_binder_python_satisfies_requires_python():
 
 
 def test_binder_postbuild_is_executable():
-    # What it installs is tested by behaviour: tests/test_installed_wheel.py installs the package
+    # What it installs is tested by behaviour: tests/project/test_installed_wheel.py installs the package
     # with this script into a fresh environment and runs every lesson from it.
     assert os.access(REPO / "binder" / "postBuild", os.X_OK)
 

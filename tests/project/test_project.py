@@ -12,7 +12,7 @@ import pytest
 from conftest import pyproject as _pyproject
 from conftest import requirement_name as _requirement_name
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
 EXTRAS = ("dev", "book", "fast", "triton")  # optional dependencies environment.yml installs too
 
@@ -126,7 +126,7 @@ def test_pytest_runs_the_notebooks_with_nbval_lax():
     assert "--nbval-lax" in options["addopts"]
     # the lessons run through the installed wheel (once), not a second time from the checkout
     assert options["testpaths"] == ["tests"]
-    assert "--nbval-lax" in (REPO / "tests" / "test_installed_wheel.py").read_text()
+    assert "--nbval-lax" in (REPO / "tests" / "project" / "test_installed_wheel.py").read_text()
 
 
 # --- declared support is real -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 import pytest
 
 from indexnet_edu import available_upsamplers
-from indexnet_edu.cost import cost_table
+from indexnet_edu.bench.cost import cost_table
 from indexnet_edu.lessons.comparison import format_cost_table
 
 C, SIZE = 16, 16

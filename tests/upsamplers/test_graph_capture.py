@@ -9,7 +9,7 @@ import warnings
 import pytest
 import torch
 
-from indexnet_edu.registry import available_upsamplers, create_upsampler
+from indexnet_edu.upsamplers.registry import available_upsamplers, create_upsampler
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -101,7 +101,7 @@ def test_torchscript_is_refused_with_the_alternatives_named(name):
 
 def test_eager_mode_still_takes_the_fast_paths(monkeypatch):
     # The branch-free forms are for graph capture only: eager calls keep the compiled kernels.
-    from indexnet_edu import reassembly
+    from indexnet_edu.ops import reassembly
 
     taken = []
     monkeypatch.setattr(reassembly, "_reassemble_unfolded", lambda *a: taken.append(a) or None)
@@ -151,7 +151,7 @@ def test_the_compiled_graph_calls_the_reassembly_operator_and_the_exported_one_s
 
 @pytest.mark.parametrize("padding", ["zeros", "replicate"])
 def test_the_reassembly_operator_passes_torch_library_opcheck(implementation, padding):
-    from indexnet_edu import reassembly_op
+    from indexnet_edu.ops import reassembly_op
 
     if not reassembly_op.AVAILABLE:
         pytest.skip("torch.library.custom_op needs PyTorch >= 2.4")
@@ -164,7 +164,7 @@ def test_the_reassembly_operator_passes_torch_library_opcheck(implementation, pa
 @pytest.mark.parametrize("spike", [False, True])
 def test_reassembly_gradients_equal_autograds(implementation, spike):
     from indexnet_edu.bench.naive import naive_reassemble
-    from indexnet_edu.reassembly import reassemble, reassembly_gradients
+    from indexnet_edu.ops.reassembly import reassemble, reassembly_gradients
 
     generator = torch.Generator().manual_seed(1)
     y = torch.randn(2, 4, 3, 5, generator=generator, dtype=torch.float64, requires_grad=True)

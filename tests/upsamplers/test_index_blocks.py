@@ -1,4 +1,4 @@
-"""Index blocks: official normalisation, ranges, shapes and parameter counts (SPEC §3)."""
+"""Index blocks: the normalisation of the authors' IndexNet code, ranges, shapes and parameter counts."""
 import math
 
 import pytest

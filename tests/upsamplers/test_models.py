@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from indexnet_edu.models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
-from indexnet_edu.registry import available_upsamplers
+from indexnet_edu.upsamplers.registry import available_upsamplers
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

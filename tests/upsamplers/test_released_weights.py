@@ -2,18 +2,18 @@
 equal a from-scratch reading of each released forward pass (written here from the authors'
 public code, consuming their state dict directly: github.com/poppinace/fade, poppinace/sapa,
 dongdong93/a2u_matting). Nothing is downloaded: the state dicts are random, in their key layout.
-IndexNet matting and DySample: tests/test_released_weights_indexnet.py."""
+IndexNet matting and DySample: tests/upsamplers/test_released_weights_indexnet.py."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from indexnet_edu.a2u import A2U
-from indexnet_edu.fade import FADE
-from indexnet_edu.reassembly import reassemble
+from indexnet_edu.upsamplers.a2u import A2U
+from indexnet_edu.upsamplers.fade import FADE
+from indexnet_edu.ops.reassembly import reassemble
 from indexnet_edu.released import LAYOUTS, load_released
-from indexnet_edu.sapa import SAPA
+from indexnet_edu.upsamplers.sapa import SAPA
 
 TOLERANCE = 1e-5
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from indexnet_edu.dysample import DySample
+from indexnet_edu.upsamplers.dysample import DySample
 from indexnet_edu.models import indexnet_matting
 from indexnet_edu.models.mobilenetv2 import LAYER_DILATIONS, InvertedResidual
 from indexnet_edu.released import AUTHOR_KEYS, LAYOUTS, convert_released, load_released

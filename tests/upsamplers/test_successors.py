@@ -1,7 +1,7 @@
 """A2U, FADE and SAPA: shapes, gradients, the special cases their equations give, parameter
 counts against the docstring formulas and against the totals the authors' READMEs publish for
 their configurations, clear refusals. (Outputs against the authors' released forward passes,
-with weights in their layout: tests/test_released_weights.py.)"""
+with weights in their layout: tests/upsamplers/test_released_weights.py.)"""
 import math
 
 import pytest
@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 
 import indexnet_edu as ie
-from indexnet_edu.a2u import A2U, a2u_parameter_count, kernel_downsample
-from indexnet_edu.fade import FADE, fade_parameter_count, mix
+from indexnet_edu.upsamplers.a2u import A2U, a2u_parameter_count, kernel_downsample
+from indexnet_edu.upsamplers.fade import FADE, fade_parameter_count, mix
 from indexnet_edu.lessons.fusion_views import box_upsample, special_case_errors
-from indexnet_edu.sapa import SAPA, neighbour_similarity, sapa_parameter_count
+from indexnet_edu.upsamplers.sapa import SAPA, neighbour_similarity, sapa_parameter_count
 
 SUCCESSORS = ["a2u", "fade", "fade_lite", "fade_nogate", "sapa", "sapa_g", "sapa_inner"]
 
@@ -382,7 +382,7 @@ def test_box_upsample_is_the_mean_of_the_neighbourhood():
 @pytest.mark.parametrize("preset", ["laptop", "full"])
 @pytest.mark.parametrize("name", SUCCESSORS)
 def test_the_laptop_and_gpu_presets_accept_the_successors(preset, name):
-    from indexnet_edu.train import make_config
+    from indexnet_edu.experiments.config import make_config
 
     config = make_config("matting_noskip", name, preset)
     assert config.upsampler == name and config.preset == preset
@@ -391,7 +391,7 @@ def test_the_laptop_and_gpu_presets_accept_the_successors(preset, name):
 @pytest.mark.parametrize("name", SUCCESSORS)
 def test_the_cost_benchmark_measures_the_successors(name):
     from indexnet_edu.bench import suite
-    from indexnet_edu.cost import cost_table
+    from indexnet_edu.bench.cost import cost_table
 
     row = suite.measure_upsampler(name, 8, 16, "cpu", repeats=1, memory=False)
     assert row["parameters"] == count(ie.create_upsampler(name, 8)) > 0 and row["flops"] > 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from indexnet_edu.index_blocks import HolisticIndexBlock
+from indexnet_edu.upsamplers.index_blocks import HolisticIndexBlock
 from indexnet_edu.widgets import UPSAMPLERS, PoolingExplorer, TemperatureExplorer, UpsamplingExplorer, explore_pooling
 from indexnet_edu.widgets.explorers import cached_image
 from indexnet_edu.widgets.snapshots import (SNAPSHOT_POOLING_PANELS, kernel_snapshots, pooling_snapshots, png_to_array,

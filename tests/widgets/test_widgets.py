@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from indexnet_edu.images import IMAGES, load_image
-from indexnet_edu.index_blocks import HolisticIndexBlock
+from indexnet_edu.data.images import IMAGES, load_image
+from indexnet_edu.upsamplers.index_blocks import HolisticIndexBlock
 from indexnet_edu.widgets import (POOLING_INDICES, UPSAMPLERS, PoolingExplorer, TemperatureExplorer,
                                   UpsamplingExplorer, explore_pooling, explore_upsampling, kernel_at,
                                   measure_update_latency, pooling_indices, reassembled_output, temperature_curve)

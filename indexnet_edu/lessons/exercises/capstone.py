@@ -3,14 +3,14 @@
 Same contract as :mod:`indexnet_edu.lessons.exercises.core`, except that the exercise is a
 class: ``check_gated_bilinear(YourClass)`` builds it, compares its forward with the formula on a
 few sizes, then runs the suite's upsampler contract
-(:func:`~indexnet_edu.custom_upsampler.check_upsampler`) on it.
+(:func:`~indexnet_edu.upsamplers.custom.check_upsampler`) on it.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ...custom_upsampler import UpsamplerContractError, check_upsampler
+from ...upsamplers.custom import UpsamplerContractError, check_upsampler
 from .core import NotAttempted, _call, _compare_tensors, _random, _run_check
 
 

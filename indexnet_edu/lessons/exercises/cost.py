@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-from ...cost import naive_reassembly_values, reassembly_flops
+from ...bench.cost import naive_reassembly_values, reassembly_flops
 from .core import _call, _compare_tensors, _run_check
-from ...reassembly import reassemble
+from ...ops.reassembly import reassemble
 
 _SHAPES = [(1, 1, 1, 1, 1), (3, 4, 5, 3, 2), (256, 64, 64, 5, 2), (16, 7, 9, 5, 4), (8, 2, 3, 1, 3)]
 

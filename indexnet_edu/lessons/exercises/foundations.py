@@ -14,11 +14,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ...cost import count_parameters
-from ...index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, normalise_index
-from ...indexing import indexed_pool
-from ...reassembly import reassemble
-from ...recipes import max_index, softmax_index
+from ...bench.cost import count_parameters
+from ...upsamplers.index_blocks import DepthwiseIndexBlock, HolisticIndexBlock, normalise_index
+from ...ops.indexing import indexed_pool
+from ...ops.reassembly import reassemble
+from ...ops.recipes import max_index, softmax_index
 from .core import _POOL_CASES, _call, _compare_tensors, _random, _run_check, show
 
 # --- Lesson 00: start here -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from .core import _call, _compare_tensors, _random, _run_check, show
-from ...sapa import SAPA
+from ...upsamplers.sapa import SAPA
 
 
 def check_sapa_inner_kernels(your_kernels: Callable) -> bool:

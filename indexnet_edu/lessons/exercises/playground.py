@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from .core import _call, _compare_tensors, _random, _run_check, show
-from ...recipes import softmax_index
+from ...ops.recipes import softmax_index
 from ...widgets.pooling import window_max_gate
 
 # --- Lesson 02: the index playground ----------------------------------------------------------

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from ...indexing import indexed_pool, indexed_upsample
-from ...recipes import max_index
+from ...ops.indexing import indexed_pool, indexed_upsample
+from ...ops.recipes import max_index
 
 # --- Lesson 00 ---------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from .core import _call, _run_check, show
 
 def check_psnr(your_psnr) -> bool:
     """Exercise (05): ``your_psnr(pred, target)`` → 10·log10(1 / MSE) in dB for images in [0, 1]."""
-    from ...metrics import psnr
+    from ...experiments.metrics import psnr
 
     def cases():
         generator = torch.Generator().manual_seed(0)
