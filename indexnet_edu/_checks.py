@@ -160,3 +160,20 @@ def check_channels(x: torch.Tensor, expected: int, owner: str) -> None:
     if x.shape[1] != expected:
         raise ValueError(f"{owner} was built for {expected} input channels, got {x.shape[1]} "
                          f"(input shape {tuple(x.shape)})")
+
+
+def check_guide(encoder: torch.Tensor, decoder: torch.Tensor, channels: int, scale: int, owner: str) -> None:
+    """The encoder feature must be B×C×(s·h)×(s·w) for a decoder feature B×C×h×w.
+
+    Raises TypeError/ValueError naming both shapes (shared by FADE and SAPA).
+    """
+    check_tensor(decoder, "decoder feature", ndim=4)
+    check_channels(decoder, channels, owner)
+    if encoder is None:
+        raise ValueError(f"{owner} needs the encoder feature kept by down(x); got state=None")
+    check_tensor(encoder, "encoder feature", ndim=4)
+    batch, _, height, width = decoder.shape
+    expected = (batch, channels, scale * height, scale * width)
+    if tuple(encoder.shape) != expected:
+        raise ValueError(f"{owner}: the encoder feature must be {'×'.join(map(str, expected))} (s={scale} times the "
+                         f"decoder's {height}×{width}), got {'×'.join(map(str, encoder.shape))}")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from numbers import Integral
 
 from .._checks import check_finite_real, check_seed
+from ..models.light import DEFAULT_WIDTHS
 from ..upsamplers.registry import available_upsamplers
 from .tasks import MODEL_KINDS, TASKS, build_model, task_spec
 
@@ -39,7 +40,7 @@ class TrainConfig:
     n_test: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.0
-    widths: tuple = (16, 32, 64)
+    widths: tuple = DEFAULT_WIDTHS
     checkpoint_every: int = 50
     data_seed: int = 0
     amp: bool = True  # mixed precision on CUDA: bf16 where native, else fp16 + GradScaler (runtime.select_precision)
@@ -72,7 +73,8 @@ def preset_values(preset: str) -> dict:
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESET_NAMES}, got {preset!r}")
     defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-                if f.default is not dataclasses.MISSING and f.name not in ("task", "upsampler", "preset", "seed", "model")}
+                if f.default is not dataclasses.MISSING
+                and f.name not in ("task", "upsampler", "preset", "seed", "model")}
     return {**defaults, **PRESETS[preset]}
 
 

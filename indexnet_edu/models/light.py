@@ -25,7 +25,8 @@ from torch import nn
 from .._checks import check_flag, check_positive_int, check_tensor
 from ..upsamplers.registry import create_upsamplers, upsampler_spec
 
-DEFAULT_WIDTHS = (16, 32, 64, 128)
+#: Channels per stage: three stages, the width every comparison trains with (the quick and laptop presets).
+DEFAULT_WIDTHS = (16, 32, 64)
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:

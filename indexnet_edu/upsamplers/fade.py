@@ -36,26 +36,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import check_channels, check_flag, check_odd_kernel, check_positive_int, check_tensor
+from .._checks import check_flag, check_guide, check_odd_kernel, check_positive_int
 from ..ops.graph_capture import NotScriptable
 from ..ops.reassembly import reassemble
-
-
-def check_guide(encoder: torch.Tensor, decoder: torch.Tensor, channels: int, scale: int, owner: str) -> None:
-    """The encoder feature must be B×C×(s·h)×(s·w) for a decoder feature B×C×h×w.
-
-    Raises TypeError/ValueError naming both shapes (shared by FADE, SAPA and A2U).
-    """
-    check_tensor(decoder, "decoder feature", ndim=4)
-    check_channels(decoder, channels, owner)
-    if encoder is None:
-        raise ValueError(f"{owner} needs the encoder feature kept by down(x); got state=None")
-    check_tensor(encoder, "encoder feature", ndim=4)
-    batch, _, height, width = decoder.shape
-    expected = (batch, channels, scale * height, scale * width)
-    if tuple(encoder.shape) != expected:
-        raise ValueError(f"{owner}: the encoder feature must be {'×'.join(map(str, expected))} (s={scale} times the "
-                         f"decoder's {height}×{width}), got {'×'.join(map(str, encoder.shape))}")
 
 
 def nearest_up(tensor: torch.Tensor, scale: int) -> torch.Tensor:

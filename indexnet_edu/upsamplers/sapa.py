@@ -34,8 +34,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
-from .._checks import check_choice, check_odd_kernel, check_positive_int
-from .fade import check_guide, nearest_up
+from .._checks import check_choice, check_guide, check_odd_kernel, check_positive_int
+from .fade import nearest_up
 from ..ops.graph_capture import NotScriptable
 from ..ops.reassembly import reassemble
 

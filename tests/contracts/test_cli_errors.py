@@ -157,3 +157,20 @@ def test_bench_out_naming_an_existing_file_exits_2_before_timing(tmp_path, capsy
     (tmp_path / "taken").write_text("x")
     line = usage_error(main, ["--quick", "--out", str(tmp_path / "taken")], capsys)
     assert "not a directory" in line
+
+
+@pytest.mark.parametrize("name", ["train", "sweep"])
+def test_the_old_command_names_print_the_new_one_and_do_nothing(name, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    done = subprocess.run([sys.executable, "-m", f"indexnet_edu.{name}", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"python -m indexnet_edu.experiments.{name}" in done.stderr and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ImportError, match=f"moved to indexnet_edu.experiments.{name}"):
+        __import__(f"indexnet_edu.{name}")

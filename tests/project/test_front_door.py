@@ -43,11 +43,14 @@ def test_every_repository_path_the_readme_names_exists():
 
 
 def _resolves(dotted: str) -> bool:
+    """A module or attribute that exists, or an old module name that says where it moved."""
     parts = dotted.split(".")
     for cut in range(len(parts), 0, -1):
         try:
             obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
+        except ImportError as error:
+            if cut == len(parts) and "moved to indexnet_edu." in str(error):
+                return True
             continue
         try:
             for attribute in parts[cut:]:
