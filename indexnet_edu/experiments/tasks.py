@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._checks import check_choice
-from ..data import NUM_SEG_CLASSES, NUM_TEXTURE_CLASSES
+from ..data import SEG_CLASSES, TEXTURE_CLASSES
 from ..models import LightEncoderDecoder, indexnet_matting, keep_known_pixels
 from ..models.light import DEFAULT_WIDTHS
 from ..models.indexnet_matting import check_unit_trimap
@@ -65,10 +65,11 @@ class Task:
 
     ``data``: the data set (:func:`indexnet_edu.data.make_dataset`); ``kind``: "matting",
     "reconstruction" or "segmentation" (the output, loss and metrics); ``skips``: whether the
-    light model's decoder gets the encoder's skip connections; ``classes``: output classes of a
-    segmentation task; ``primary_metric``: what comparisons rank by; ``boundary_width``: the
-    Boundary IoU band in px (None: the metric's default); ``gate``: the learned-at-all rule;
-    ``laptop_steps``: training steps of the laptop preset when they differ from the preset's.
+    light model's decoder gets the encoder's skip connections; ``primary_metric``: what
+    comparisons rank by; ``gate``: the learned-at-all rule; ``class_names``: a segmentation
+    task's classes in label order (:attr:`classes` counts them); ``boundary_width``: the Boundary
+    IoU band in px (None: the metric's default); ``laptop_steps``: training steps of the laptop
+    preset where they differ from the preset's.
     """
 
     name: str
@@ -77,9 +78,14 @@ class Task:
     skips: bool
     primary_metric: str
     gate: Gate
-    classes: int | None = None
+    class_names: tuple = ()
     boundary_width: int | None = None
     laptop_steps: int | None = None
+
+    @property
+    def classes(self) -> int | None:
+        """The number of output classes of a segmentation task (None for the others)."""
+        return len(self.class_names) or None
 
 
 #: The one table of tasks.
@@ -89,10 +95,10 @@ TASK_TABLE = {task.name: task for task in (
     Task("reconstruction", "reconstruction", "reconstruction", skips=False, primary_metric="psnr",
          gate=RECONSTRUCTION_GATE),
     Task("segmentation", "segmentation", "segmentation", skips=True, primary_metric="miou",
-         gate=SEGMENTATION_GATE, classes=NUM_SEG_CLASSES),
+         gate=SEGMENTATION_GATE, class_names=SEG_CLASSES),
     # A 2-px boundary band: the default 1 px at 32 px is mostly the image edge.
     Task("texture_regions", "texture_regions", "segmentation", skips=True, primary_metric="miou",
-         gate=SEGMENTATION_GATE, classes=NUM_TEXTURE_CLASSES, boundary_width=2, laptop_steps=200),
+         gate=SEGMENTATION_GATE, class_names=TEXTURE_CLASSES, boundary_width=2, laptop_steps=200),
 )}
 TASKS = tuple(TASK_TABLE)
 
@@ -105,6 +111,8 @@ def task_spec(task) -> Task:
     """
     if isinstance(task, Task):
         return task
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a task name (one of {', '.join(TASKS)}) or a Task, got {type(task).__name__}")
     return TASK_TABLE[check_choice(task, "task", TASKS)]
 
 

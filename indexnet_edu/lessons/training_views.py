@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data import SEG_CLASSES, TEXTURE_CLASSES
 from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
 from ..upsamplers.registry import create_upsampler
 from ..experiments.results import ResultsTable
@@ -185,15 +184,13 @@ def roundtrip_figure(image: torch.Tensor, names=("nearest", "bilinear", "max_unp
     return fig, outputs
 
 
-#: The class names of each segmentation task, in label order (the key under its pictures).
-CLASS_NAMES = {"texture_regions": TEXTURE_CLASSES, "segmentation": SEG_CLASSES}
 #: At most this many pictures in one figure (rows × columns), so each reads at the page column.
 MAX_PANELS = 12
 
 
 def class_names(task: str) -> tuple[str, ...]:
-    """The names of a segmentation task's classes, label 0 first."""
-    return tuple(CLASS_NAMES[task])
+    """The names of a segmentation task's classes, label 0 first (the key under its pictures)."""
+    return task_spec(task).class_names
 
 
 def prediction_grid(models: dict, batch: dict, count: int = 3):

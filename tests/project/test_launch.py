@@ -225,5 +225,5 @@ def test_package_digest_keys_caches_by_source_and_extra_strings(tmp_path, monkey
         target.write_bytes(path.read_bytes())
     monkeypatch.setattr(env, "PACKAGE_DIR", copy)
     assert env.package_digest("quick") == first  # the same source, wherever it lies
-    (copy / "indexing.py").write_text((copy / "indexing.py").read_text() + "\n# changed\n")
+    (copy / "ops" / "indexing.py").write_text((copy / "ops" / "indexing.py").read_text() + "\n# changed\n")
     assert env.package_digest("quick") != first
