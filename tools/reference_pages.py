@@ -94,27 +94,28 @@ def upsamplers_markdown() -> str:
 
 
 def tasks_markdown() -> str:
-    from indexnet_edu.experiments.tasks import TASK_TABLE
+    from indexnet_edu.experiments.tasks import HIGHER_IS_BETTER, TASK_TABLE
 
-    rows = ["| task | data set | kind | skips | classes | primary metric | learned-at-all gate | laptop steps |",
+    rows = ["| task | data | kind | skips | classes | ranked by | learned at all | laptop steps |",
             "|---|---|---|---|---|---|---|---|"]
     for task in TASK_TABLE.values():
         metric, rule, margin = task.gate
-        gate = f"{metric} ≥ baseline + {margin:g}" if rule == "plus" else f"{metric} vs {margin:g} × baseline"
+        better = "≥" if HIGHER_IS_BETTER[metric] else "≤"
+        gate = f"{metric} ≥ base + {margin:g}" if rule == "plus" else f"{metric} {better} {margin:g}× base"
         rows.append(f"| `{task.name}` | {task.data} | {task.kind} | {'yes' if task.skips else 'no'} | "
                     f"{task.classes or '—'} | {task.primary_metric} | {gate} | {task.laptop_steps or 'preset'} |")
     return "\n".join(rows)
 
 
 def presets_markdown() -> str:
+    """One row per TrainConfig field, one column per preset; what a preset changes is bold."""
     from indexnet_edu.experiments.config import PRESETS, preset_values
 
-    fields = list(preset_values("quick"))
-    rows = ["| preset | " + " | ".join(fields) + " |", "|---|" + "---|" * len(fields)]
-    for preset in PRESETS:
-        values = preset_values(preset)
-        cells = [f"**{values[f]}**" if f in PRESETS[preset] else str(values[f]) for f in fields]
-        rows.append(f"| `{preset}` | " + " | ".join(_cell(c) for c in cells) + " |")
+    values = {preset: preset_values(preset) for preset in PRESETS}
+    rows = ["| field | " + " | ".join(f"`{preset}`" for preset in PRESETS) + " |", "|---|" + "---|" * len(PRESETS)]
+    for field in values["quick"]:
+        cells = [f"**{values[p][field]}**" if field in PRESETS[p] else str(values[p][field]) for p in PRESETS]
+        rows.append(f"| `{field}` | " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(rows) + "\n\nBold: what the preset changes; the rest are `TrainConfig`'s defaults."
 
 

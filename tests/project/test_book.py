@@ -155,3 +155,31 @@ def test_landing_page_links_every_lesson_page(page, book):
     links = page.locator("article a.reference.internal").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     for lesson in LESSONS:
         assert f"{lesson}.html" in links, lesson
+
+
+REFERENCE = sorted(p.stem for p in (REPO / "docs" / "book" / "reference").glob("*.md"))
+
+
+@pytest.mark.parametrize("name", REFERENCE)
+def test_each_reference_page_renders_its_generated_tables_within_the_column(page, book, name):
+    html, base = book
+    page.goto(f"{base}/reference/{name}.html", wait_until="load")
+    body = page.locator("article").inner_text()
+    assert "generated:" not in body and "<!--" not in body  # every marker was filled in
+    images = page.evaluate(IMAGES)
+    assert all(image["loaded"] for image in images), [image["src"] for image in images if not image["loaded"]]
+    printed_tables = page.evaluate("""() => [...document.querySelectorAll('article p')]
+        .map(p => p.innerText.trim()).filter(text => text.startsWith('|') && text.includes('---'))""")
+    assert printed_tables == []
+    wide = page.evaluate("""() => { const right = document.querySelector('article').getBoundingClientRect().right;
+        return [...document.querySelectorAll('article table, article pre')]
+            .filter(t => t.getBoundingClientRect().right > right + 1 || t.scrollWidth > t.clientWidth + 1)
+            .map(t => t.innerText.slice(0, 60)); }""")
+    assert wide == [], f"{name}: {len(wide)} tables or code blocks wider than the page, e.g. {wide[0]!r}"
+
+
+def test_landing_page_links_every_reference_page(page, book):
+    _, base = book
+    page.goto(f"{base}/index.html", wait_until="load")
+    links = page.locator("article a.reference.internal").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert all(f"reference/{name}.html" in links for name in REFERENCE), links
