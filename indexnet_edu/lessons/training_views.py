@@ -15,7 +15,7 @@ import torch
 from ..figure_sizes import FIGURE_WIDTH_IN, MIN_FONT_PT
 from ..upsamplers.registry import create_upsampler
 from ..experiments.results import ResultsTable
-from ..experiments.tasks import model_inputs, prediction, score, task_spec, trivial_baseline
+from ..experiments.tasks import model_inputs, prediction, task_spec
 
 
 def lesson_results_dir(steps: int) -> Path:
@@ -54,12 +54,6 @@ def stack_samples(dataset, indices=None) -> dict:
     indices = range(len(dataset)) if indices is None else indices
     samples = [dataset[i] for i in indices]
     return {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
-
-
-def trivial_scores(task: str, test_set) -> dict:
-    """Metrics of the no-learning baseline (:func:`~indexnet_edu.experiments.tasks.trivial_baseline`) on a test set."""
-    batch = stack_samples(test_set)
-    return score(task, trivial_baseline(task, batch), batch)
 
 
 def predict(model, config, batch: dict) -> torch.Tensor:
