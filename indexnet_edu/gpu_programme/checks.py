@@ -14,7 +14,7 @@ the reference's largest value, so one tolerance serves outputs and gradients ali
 * mmcv's own CARAFE test vectors, where they ship beside the checkout.
 * Every registry upsampler's down/up pair under float16 and bfloat16 autocast: finite outputs
   and gradients, and the output's distance from the float32 one.
-* Training's precision option (:func:`indexnet_edu.experiments.train.select_precision`): a short run in
+* Training's precision option (:func:`indexnet_edu.experiments.runtime.select_precision`): a short run in
   the precision the GPU picks (bf16 on compute capability ≥ 8) and one forced to fp16 with its
   gradient scaler, both finite and recorded as that precision.
 """

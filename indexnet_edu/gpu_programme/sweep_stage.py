@@ -2,7 +2,7 @@
 
 It reuses :mod:`indexnet_edu.experiments.sweep`: each job is the sweep's own ``python -m indexnet_edu.experiments.train
 ... --resume`` process (:func:`~indexnet_edu.experiments.sweep.job_command`), its result is published
-atomically to the sweep's :func:`~indexnet_edu.experiments.sweep.result_path`, and finished jobs are
+atomically to the sweep's :func:`~indexnet_edu.experiments.results.result_path`, and finished jobs are
 found (and jobs made with other settings refused) by
 :func:`~indexnet_edu.experiments.sweep.check_existing_results`. What this module adds:
 
