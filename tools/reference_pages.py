@@ -22,7 +22,9 @@ marker                          what it becomes
 ==============================  =================================================================
 
 An unknown marker, or a marker naming a file that is not there, is an error: a page never
-builds with a hole in it.
+builds with a hole in it. A block between ``<!-- source-only -->`` and ``<!-- /source-only -->``
+is for readers of the page's source (where the markers are invisible comments) and is dropped
+from the book.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 MARKER = re.compile(r"^<!-- generated: ([\w-]+)(?: ([\w.-]+))? -->$", re.M)
+SOURCE_ONLY = re.compile(r"^<!-- source-only -->\n.*?^<!-- /source-only -->\n?", re.M | re.S)
 PACKAGE_FOLDERS = ("ops", "upsamplers", "data", "models", "released", "experiments", "bench", "gpu_programme",
                    "widgets", "lessons")
 
@@ -219,8 +222,8 @@ def generate(kind: str, argument: str | None, images: Path | None = None) -> str
 
 
 def render_page(text: str, images: Path | None = None) -> str:
-    """``text`` with every marker line replaced by what it names."""
-    return MARKER.sub(lambda m: generate(m.group(1), m.group(2), images), text)
+    """``text`` with every marker line replaced by what it names, and its source-only notes dropped."""
+    return MARKER.sub(lambda m: generate(m.group(1), m.group(2), images), SOURCE_ONLY.sub("", text))
 
 
 def render_folder(source: Path, target: Path) -> list[Path]:
