@@ -185,7 +185,7 @@ def test_serial_and_parallel_builds_are_cached_apart():
 
 @needs_numba
 def test_the_generated_source_is_cached_in_the_users_cache_folder(tmp_path):
-    from indexnet_edu.ops.kernels.numba_cpu import kernel_source
+    from indexnet_edu.ops.kernels.numba_source import kernel_source
 
     code = f"""
         import torch
@@ -227,7 +227,7 @@ def test_an_unusable_cache_folder_compiles_in_memory_instead(tmp_path):
 
 @pytest.mark.parametrize("kernel_size, scale", [(1, 1), (3, 3), (7, 2)])
 def test_generated_source_is_valid_python_with_every_tap_and_sub_pixel(kernel_size, scale):
-    from indexnet_edu.ops.kernels.numba_cpu import kernel_source
+    from indexnet_edu.ops.kernels.numba_source import kernel_source
 
     source = kernel_source(kernel_size, scale)
     compile(source, "<generated>", "exec")
