@@ -2,10 +2,11 @@
 
 The folders are the layers, lower never importing higher: :mod:`.ops` (index maths as pure
 functions: indexing, recipes, reassembly and its backends) → :mod:`.upsamplers` (one module per
-operator, the registry, a learner's own module as an entry) → :mod:`.data`, :mod:`.models` →
-:mod:`.experiments` (tasks, training, sweeps, results, statistics, ``compare_upsampler``) and
-:mod:`.bench` → :mod:`.gpu_programme` → :mod:`.widgets` → :mod:`.lessons`. The names below are
-the library's public face; everything else is imported by module path.
+operator, the registry, a learner's own module as an entry) → :mod:`.data`, :mod:`.models` and
+:mod:`.widgets` (the playground's logic) → :mod:`.experiments` (tasks, training, sweeps, results,
+statistics, ``compare_upsampler``) and :mod:`.bench` (which also times the widgets) →
+:mod:`.gpu_programme` → :mod:`.lessons`. The names below are the library's public face;
+everything else is imported by module path.
 """
 from .ops.indexing import indexed_pool, indexed_upsample
 from .ops.reassembly import carafe, reassemble

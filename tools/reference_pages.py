@@ -41,8 +41,9 @@ if str(REPO) not in sys.path:
 
 MARKER = re.compile(r"^<!-- generated: ([\w-]+)(?: ([\w.-]+))? -->$", re.M)
 SOURCE_ONLY = re.compile(r"^<!-- source-only -->\n.*?^<!-- /source-only -->\n?", re.M | re.S)
-PACKAGE_FOLDERS = ("ops", "upsamplers", "data", "models", "released", "experiments", "bench", "gpu_programme",
-                   "widgets", "lessons")
+#: The package's folders in layer order (see indexnet_edu/__init__.py; tests/project/test_layers.py checks it).
+PACKAGE_FOLDERS = ("ops", "upsamplers", "data", "models", "widgets", "released", "bench", "experiments", "gpu_programme",
+                   "lessons")
 
 
 ROLE = re.compile(r":(?:func|mod|class|data|meth|attr):`~?\.?([^`]+)`")
