@@ -21,6 +21,9 @@ FULL ?= 0
 IS_FULL = $(filter 1 yes true,$(FULL))
 CELL_TIMEOUT ?= $(if $(IS_FULL),14400,600)
 LESSON_MODE = INDEXNET_QUICK=$(if $(IS_FULL),0,1)
+# Property tests: `make test` runs what CI runs, hypothesis's "ci" profile (25 examples a
+# property); `make test HYPOTHESIS_PROFILE=dev` tries 60.
+HYPOTHESIS_PROFILE ?= ci
 # What `make test` collects (default: pyproject's testpaths, i.e. tests/ and notebooks/).
 TESTS ?=
 # The prerequisite of the test targets (empty: use the interpreter in $(BIN) as it is).
@@ -28,8 +31,8 @@ SETUP ?= setup
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.
 define run_pytest
-	@echo "$(LESSON_MODE) pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1)"
-	@$(LESSON_MODE) $(BIN)/python -m pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1); status=$$?; \
+	@echo "$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1)"
+	@$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/python -m pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests (exit 5): failing" >&2; fi; \
 	exit $$status
 endef

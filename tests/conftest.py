@@ -41,7 +41,12 @@ def load_tool(name: str):
 # Timing on shared 2-core machines is noisy: no per-example deadline. CI runs fewer examples.
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# `make test` names its profile (INDEXNET_HYPOTHESIS_PROFILE=ci by default: what CI runs); a bare
+# pytest takes "ci" under CI and "dev" elsewhere.
+HYPOTHESIS_PROFILE = os.environ.get("INDEXNET_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+if HYPOTHESIS_PROFILE not in ("ci", "dev"):
+    raise ValueError(f"INDEXNET_HYPOTHESIS_PROFILE must be 'ci' or 'dev', got {HYPOTHESIS_PROFILE!r}")
+settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 @pytest.fixture

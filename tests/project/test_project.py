@@ -257,20 +257,21 @@ def _make(tmp_path, *arguments, environment=None):
 
 @pytest.fixture
 def mode_probe(tmp_path):
-    """A one-test file that records the lesson mode and cell timeout the run got."""
+    """A one-test file that records the lesson mode, cell timeout and hypothesis profile the run got."""
     record = tmp_path / "mode.json"
     probe = tmp_path / "test_probe.py"
     probe.write_text("import json, os, sys\n"
                      "def test_record(request):\n"
                      f"    open({str(record)!r}, 'w').write(json.dumps([os.environ.get('INDEXNET_QUICK'),\n"
-                     "        request.config.getoption('nbval_cell_timeout')]))\n")
+                     "        request.config.getoption('nbval_cell_timeout'), os.environ.get('INDEXNET_HYPOTHESIS_PROFILE')]))\n")
     return probe, record
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize("arguments, expected", [
-    ((), ["1", 600]),                     # the README's command: quick lessons, whatever the environment
-    (("FULL=1",), ["0", 14400]),          # the opt-in: full-scale lessons, a longer cell timeout
+    ((), ["1", 600, "ci"]),               # the README's command: quick lessons and CI's examples, whatever the environment
+    (("FULL=1",), ["0", 14400, "ci"]),    # the opt-in: full-scale lessons, a longer cell timeout
+    (("HYPOTHESIS_PROFILE=dev",), ["1", 600, "dev"]),  # more examples a property, on request
 ])
 def test_make_test_runs_quick_lessons_unless_asked_for_full_ones(tmp_path, mode_probe, arguments, expected):
     probe, record = mode_probe
@@ -285,3 +286,11 @@ def test_make_test_fails_when_pytest_collects_nothing(tmp_path):
     result = _make(tmp_path, f"TESTS={tmp_path / 'empty'}")
     assert result.returncode != 0
     assert "collected no tests (exit 5)" in result.stderr
+
+
+def test_the_hypothesis_profile_the_run_names_is_the_one_loaded():
+    from hypothesis import settings
+
+    import conftest
+
+    assert settings().max_examples == {"ci": 25, "dev": 60}[conftest.HYPOTHESIS_PROFILE]
