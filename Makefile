@@ -24,6 +24,9 @@ LESSON_MODE = INDEXNET_QUICK=$(if $(IS_FULL),0,1)
 # Property tests: `make test` runs what CI runs, hypothesis's "ci" profile (25 examples a
 # property); `make test HYPOTHESIS_PROFILE=dev` tries 60.
 HYPOTHESIS_PROFILE ?= ci
+# Test processes side by side (pytest-xdist), whole files to one process; WORKERS=0 runs in one.
+WORKERS ?= 2
+XDIST = $(if $(filter 0,$(WORKERS)),-p no:xdist,-n $(WORKERS) --dist loadfile)
 # What `make test` collects (default: pyproject's testpaths, i.e. tests/ and notebooks/).
 TESTS ?=
 # The prerequisite of the test targets (empty: use the interpreter in $(BIN) as it is).
@@ -31,8 +34,8 @@ SETUP ?= setup
 
 # pytest exits 5 when it collected nothing: that is a failure here, never a silent pass.
 define run_pytest
-	@echo "$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1)"
-	@$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/python -m pytest --nbval-cell-timeout=$(CELL_TIMEOUT) $(1); status=$$?; \
+	@echo "$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) pytest $(XDIST) --nbval-cell-timeout=$(CELL_TIMEOUT) $(1)"
+	@$(LESSON_MODE) INDEXNET_HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/python -m pytest $(XDIST) --nbval-cell-timeout=$(CELL_TIMEOUT) $(1); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make: pytest collected no tests (exit 5): failing" >&2; fi; \
 	exit $$status
 endef

@@ -124,3 +124,15 @@ def browser_page():
             yield page
         finally:
             browser.close()
+
+
+#: The two longest files (the lessons from the installed wheel, the book's first build): collected
+#: first, so that under ``make test``'s two processes each starts one while the other files follow.
+FIRST = ("project/test_installed_wheel.py", "project/test_book.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.path.as_posix()
+        return next((i for i, name in enumerate(FIRST) if path.endswith(name)), len(FIRST))
+    items.sort(key=rank)  # stable: every other test keeps its order
